@@ -1,0 +1,151 @@
+"""Argument checks shared by every public entry point.
+
+Each check raises ``ValueError`` (bad value) or ``TypeError`` (bad type) with a message that
+names the argument, what was expected and what was given, in the style of scikit-learn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = [
+    "check_choice",
+    "check_finite_tensor",
+    "check_positive_int",
+    "check_nonnegative_int",
+    "check_positive_float",
+    "check_matrix",
+    "check_labels",
+]
+
+
+def _type_name(value: Any) -> str:
+    return type(value).__name__
+
+
+def check_positive_int(value: Any, name: str) -> int:
+    """Return ``value`` as ``int`` if it is an integer >= 1, else raise."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int >= 1, got {_type_name(value)} {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be an int >= 1, got {value}")
+    return int(value)
+
+
+def check_nonnegative_int(value: Any, name: str) -> int:
+    """Return ``value`` as ``int`` if it is an integer >= 0, else raise."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int >= 0, got {_type_name(value)} {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must be an int >= 0, got {value}")
+    return int(value)
+
+
+def check_positive_float(value: Any, name: str, *, allow_zero: bool = False) -> float:
+    """Return ``value`` as ``float`` if it is a finite number > 0 (>= 0 with ``allow_zero``)."""
+    bound = ">= 0" if allow_zero else "> 0"
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a finite number {bound}, got {_type_name(value)} {value!r}")
+    value = float(value)
+    if not np.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        raise ValueError(f"{name} must be a finite number {bound}, got {value}")
+    return value
+
+
+def check_choice(value: Any, name: str, choices: Collection[Any]) -> Any:
+    """Return ``value`` if it is one of ``choices``, else raise ``ValueError``."""
+    if value not in choices:
+        options = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"{name} must be one of {options}, got {value!r}")
+    return value
+
+
+def check_finite_tensor(x: torch.Tensor, name: str) -> None:
+    """Raise ``ValueError`` if ``x`` holds NaN or infinite values."""
+    if not bool(torch.isfinite(x).all()):
+        bad = int((~torch.isfinite(x)).sum())
+        raise ValueError(f"{name} must be finite, got {bad} NaN or infinite value(s)")
+
+
+def check_matrix(
+    x: Any,
+    name: str,
+    *,
+    columns: int | None = None,
+    rows: int | None = None,
+    dtype: torch.dtype | None = None,
+    device: torch.device | str | None = None,
+    finite: bool = True,
+    allow_empty: bool = False,
+) -> torch.Tensor:
+    """Validate a 2-D floating-point array and return it as a tensor.
+
+    Args:
+        x: tensor or array-like of shape ``(n, d)``.
+        name: argument name used in error messages.
+        columns: required ``d`` (``None``: any).
+        rows: required ``n`` (``None``: any).
+        dtype, device: convert to these if given (floating dtypes only).
+        finite: reject NaN/inf.
+        allow_empty: accept ``n == 0``.
+
+    Returns:
+        The tensor of shape ``(n, d)``, converted to ``dtype``/``device`` if given.
+    """
+    if isinstance(x, np.ndarray):
+        if x.dtype.kind not in "f":
+            raise TypeError(
+                f"{name} must hold floating-point values, got a numpy array of dtype {x.dtype}"
+            )
+        x = torch.from_numpy(x)
+    elif not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor or numpy array, got {_type_name(x)}")
+    if not x.is_floating_point():
+        raise TypeError(
+            f"{name} must hold floating-point values (float32 or float64), got dtype {x.dtype}"
+            + ("; convert integer data with .float()" if not x.is_complex() else "")
+        )
+    if x.ndim != 2:
+        raise ValueError(
+            f"{name} must be 2-D with shape (n, d), got {x.ndim}-D shape {tuple(x.shape)}"
+        )
+    if columns is not None and x.shape[1] != columns:
+        raise ValueError(
+            f"{name} must have {columns} column(s), got shape {tuple(x.shape)}"
+        )
+    if rows is not None and x.shape[0] != rows:
+        raise ValueError(f"{name} must have {rows} row(s), got shape {tuple(x.shape)}")
+    if not allow_empty and x.shape[0] == 0:
+        raise ValueError(f"{name} must not be empty, got shape {tuple(x.shape)}")
+    if dtype is not None or device is not None:
+        x = x.to(dtype=dtype, device=device)
+    if finite:
+        check_finite_tensor(x, name)
+    return x
+
+
+def check_labels(y: Any, name: str, *, num_classes: int | None = None, rows: int | None = None
+                 ) -> torch.Tensor:
+    """Validate integer class labels of shape ``(n,)`` and return them as ``int64``."""
+    if isinstance(y, np.ndarray):
+        y = torch.from_numpy(y)
+    if not isinstance(y, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor or numpy array, got {_type_name(y)}")
+    if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
+        raise TypeError(f"{name} must hold integer labels, got dtype {y.dtype}")
+    if y.ndim != 1:
+        raise ValueError(f"{name} must be 1-D with shape (n,), got shape {tuple(y.shape)}")
+    if rows is not None and y.shape[0] != rows:
+        raise ValueError(f"{name} must have {rows} entries, got {y.shape[0]}")
+    y = y.long()
+    if y.numel() and int(y.min()) < 0:
+        raise ValueError(f"{name} must be >= 0, got minimum {int(y.min())}")
+    if num_classes is not None and y.numel() and int(y.max()) >= num_classes:
+        raise ValueError(
+            f"{name} must be < {num_classes} (num_classes), got maximum {int(y.max())}"
+        )
+    return y

@@ -1,0 +1,106 @@
+"""One affine coupling block.
+
+Contract (shared by every layer of innlab): the *forward* direction maps data to code and returns
+``log|det J|`` of that map, shape ``(n,)``; the *inverse* maps code back to data exactly.
+
+The input ``x`` of shape ``(n, d)`` is split into ``x1 = x[:, :d1]`` with ``d1 = d // 2`` and
+``x2 = x[:, d1:]``. ``x1`` passes unchanged;
+
+    y2 = x2 * exp(tanh(s~(x1, c))) + t(x1, c),      log|det J| = sum(tanh(s~)).
+
+``s~`` and ``t`` come from multilayer perceptrons with two hidden ReLU layers and a linear output
+layer. Two layouts:
+
+* ``shared_subnet=False`` (default): separate ``s`` and ``t`` networks. Their weights are stacked
+  along a leading axis of size 2, so both run as one batched matrix product per layer.
+* ``shared_subnet=True``: one network whose output layer yields ``s~`` and ``t`` side by side.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ["AffineCoupling"]
+
+
+class AffineCoupling(nn.Module):
+    """Affine coupling block ``x2 -> x2 * exp(tanh(s~)) + t`` conditioned on ``x1`` (and ``c``).
+
+    Args:
+        dim: data dimension ``d`` (>= 1).
+        hidden_size: width of the two hidden layers.
+        condition_size: width of the condition fed to the subnetworks (0: unconditional).
+        shared_subnet: one subnetwork for ``s~`` and ``t`` instead of two.
+        generator: random source for the hidden layers' initialisation.
+
+    The output layers start at zero, so a new block is the identity map.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        hidden_size: int,
+        condition_size: int = 0,
+        *,
+        shared_subnet: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        self.dim = dim
+        self.split = dim // 2
+        self.condition_size = condition_size
+        self.shared_subnet = shared_subnet
+        n_nets = 1 if shared_subnet else 2
+        d2 = dim - self.split
+        in_size = self.split + condition_size
+        out_size = 2 * d2 if shared_subnet else d2
+        # Stacked weights: one slice per subnetwork, applied with torch.baddbmm.
+        self.w1 = nn.Parameter(torch.empty(n_nets, in_size, hidden_size))
+        self.b1 = nn.Parameter(torch.empty(n_nets, 1, hidden_size))
+        self.w2 = nn.Parameter(torch.empty(n_nets, hidden_size, hidden_size))
+        self.b2 = nn.Parameter(torch.empty(n_nets, 1, hidden_size))
+        self.w3 = nn.Parameter(torch.zeros(n_nets, hidden_size, out_size))
+        self.b3 = nn.Parameter(torch.zeros(n_nets, 1, out_size))
+        with torch.no_grad():
+            for w, b in ((self.w1, self.b1), (self.w2, self.b2)):
+                # nn.Linear's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+                bound = 1.0 / math.sqrt(max(w.shape[1], 1))
+                w.uniform_(-bound, bound, generator=generator)
+                b.uniform_(-bound, bound, generator=generator)
+
+    def scale_shift(self, x1: Tensor, c: Tensor | None) -> tuple[Tensor, Tensor]:
+        """Return ``(tanh(s~), t)``, each of shape ``(n, d - d1)``."""
+        h = x1 if c is None else torch.cat((x1, c), dim=1)
+        h = h.expand(self.w1.shape[0], *h.shape)
+        h = torch.relu(torch.baddbmm(self.b1, h, self.w1))
+        h = torch.relu(torch.baddbmm(self.b2, h, self.w2))
+        out = torch.baddbmm(self.b3, h, self.w3)
+        if self.shared_subnet:
+            s, t = out[0].chunk(2, dim=1)
+        else:
+            s, t = out[0], out[1]
+        return torch.tanh(s), t
+
+    def forward(self, x: Tensor, c: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Map ``x`` ``(n, d)`` to ``(y, log_det)`` with ``y`` ``(n, d)``, ``log_det`` ``(n,)``."""
+        x1, x2 = x[:, : self.split], x[:, self.split :]
+        log_scale, shift = self.scale_shift(x1, c)
+        y2 = x2 * torch.exp(log_scale) + shift
+        return torch.cat((x1, y2), dim=1), log_scale.sum(dim=1)
+
+    def inverse(self, y: Tensor, c: Tensor | None = None) -> Tensor:
+        """Map ``y`` ``(n, d)`` back to ``x`` ``(n, d)``; exact inverse of :meth:`forward`."""
+        y1, y2 = y[:, : self.split], y[:, self.split :]
+        log_scale, shift = self.scale_shift(y1, c)
+        x2 = (y2 - shift) * torch.exp(-log_scale)
+        return torch.cat((y1, x2), dim=1)
+
+    def extra_repr(self) -> str:
+        layout = "shared" if self.shared_subnet else "separate s/t"
+        return (
+            f"dim={self.dim}, hidden_size={self.w2.shape[-1]}, "
+            f"condition_size={self.condition_size}, subnet={layout}"
+        )

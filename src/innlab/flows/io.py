@@ -1,0 +1,100 @@
+"""Saving and loading models safely: atomic writes, no code execution on load."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from innlab.flows.realnvp import RealNVP
+
+__all__ = ["CheckpointError", "atomic_save", "safe_load", "save_model", "load_model"]
+
+FORMAT = "innlab.RealNVP"
+VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is missing, corrupted, or does not fit this version of innlab."""
+
+
+def atomic_save(obj: Any, path: str | Path) -> None:
+    """``torch.save`` to a temporary file in the same folder, then rename over ``path``.
+
+    A crash mid-write leaves the previous file intact, never a truncated one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def safe_load(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:
+    """Load a dict written by :func:`atomic_save` with ``weights_only=True``.
+
+    Raises:
+        CheckpointError: the file is missing, truncated, corrupted or holds pickled code.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {str(path)!r} does not exist")
+    try:
+        obj = torch.load(path, map_location=map_location, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, OSError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(
+            f"cannot read checkpoint {str(path)!r}: the file is truncated, corrupted or not a "
+            f"safe innlab checkpoint ({first})"
+        ) from err
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"checkpoint {str(path)!r} does not hold an innlab dict")
+    return obj
+
+
+def save_model(model: RealNVP, path: str | Path) -> None:
+    """Write ``model``'s constructor arguments, weights and rotations to ``path`` atomically."""
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    atomic_save({"format": FORMAT, "version": VERSION, "config": model.config, "state": state}, path)
+
+
+def model_from_payload(payload: dict[str, Any], source: str) -> RealNVP:
+    """Rebuild a :class:`RealNVP` from the dict that :func:`save_model` writes."""
+    if payload.get("format") != FORMAT:
+        raise CheckpointError(f"{source} is not an innlab model (format {payload.get('format')!r})")
+    if payload.get("version") != VERSION:
+        raise CheckpointError(
+            f"{source} was written by checkpoint version {payload.get('version')!r}; "
+            f"this innlab reads version {VERSION}"
+        )
+    config = payload.get("config")
+    try:
+        model = RealNVP(**config)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(f"{source} has an incompatible model config {config!r}: {err}") from err
+    state = payload.get("state")
+    try:
+        model.load_state_dict(state)  # type: ignore[arg-type]
+    except (RuntimeError, TypeError, AttributeError) as err:
+        raise CheckpointError(f"{source} does not match its config {config!r}: {err}") from err
+    return model
+
+
+def load_model(path: str | Path, map_location: Any = "cpu") -> RealNVP:
+    """Load a model written by :func:`save_model`; the result is in float32 unless saved otherwise."""
+    payload = safe_load(path, map_location=map_location)
+    model = model_from_payload(payload, f"checkpoint {str(path)!r}")
+    dtype = payload["state"]["rotations"].dtype
+    return model.to(device=payload["state"]["rotations"].device, dtype=dtype)
