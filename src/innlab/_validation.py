@@ -49,7 +49,9 @@ def check_positive_float(value: Any, name: str, *, allow_zero: bool = False) -> 
     """Return ``value`` as ``float`` if it is a finite number > 0 (>= 0 with ``allow_zero``)."""
     bound = ">= 0" if allow_zero else "> 0"
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a finite number {bound}, got {_type_name(value)} {value!r}")
+        raise TypeError(
+            f"{name} must be a finite number {bound}, got {_type_name(value)} {value!r}"
+        )
     value = float(value)
     if not np.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
         raise ValueError(f"{name} must be a finite number {bound}, got {value}")
@@ -114,9 +116,7 @@ def check_matrix(
             f"{name} must be 2-D with shape (n, d), got {x.ndim}-D shape {tuple(x.shape)}"
         )
     if columns is not None and x.shape[1] != columns:
-        raise ValueError(
-            f"{name} must have {columns} column(s), got shape {tuple(x.shape)}"
-        )
+        raise ValueError(f"{name} must have {columns} column(s), got shape {tuple(x.shape)}")
     if rows is not None and x.shape[0] != rows:
         raise ValueError(f"{name} must have {rows} row(s), got shape {tuple(x.shape)}")
     if not allow_empty and x.shape[0] == 0:
@@ -128,8 +128,9 @@ def check_matrix(
     return x
 
 
-def check_labels(y: Any, name: str, *, num_classes: int | None = None, rows: int | None = None
-                 ) -> torch.Tensor:
+def check_labels(
+    y: Any, name: str, *, num_classes: int | None = None, rows: int | None = None
+) -> torch.Tensor:
     """Validate integer class labels of shape ``(n,)`` and return them as ``int64``."""
     if isinstance(y, np.ndarray):
         y = torch.from_numpy(y)

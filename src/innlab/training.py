@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,6 @@ from tqdm.auto import tqdm
 
 from innlab._validation import (
     check_choice,
-    check_matrix,
     check_positive_float,
     check_positive_int,
 )
@@ -47,7 +47,8 @@ class History:
     def to_records(self) -> list[dict[str, Any]]:
         """One dict per epoch, e.g. for ``pandas.DataFrame(history.to_records())``."""
         keys = ("epoch", "train_loss", "test_nll", "lr", "time", "steps", "skipped_steps")
-        return [dict(zip(keys, row)) for row in zip(*(getattr(self, k) for k in keys))]
+        columns = [getattr(self, k) for k in keys]
+        return [dict(zip(keys, row, strict=True)) for row in zip(*columns, strict=True)]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -111,6 +112,7 @@ def train_inn(
     checkpoint: str | Path | None = None,
     checkpoint_every: int = 1,
     resume: bool = False,
+    callback: Callable[[History], None] | None = None,
 ) -> History:
     """Train ``model`` by minimising the negative log-likelihood with Adam.
 
@@ -135,6 +137,8 @@ def train_inn(
         checkpoint_every: write the checkpoint every this many epochs (and after the last).
         resume: continue from ``checkpoint`` if it exists (bitwise identical on CPU to a run
             that was never interrupted).
+        callback: called with the history after every epoch (after the checkpoint is written);
+            raising from it stops training.
 
     Returns:
         The :class:`History` of all epochs (including those before a resume).
@@ -228,8 +232,12 @@ def train_inn(
     started = time.perf_counter() - elapsed_before
     model.train()
     bar = tqdm(
-        range(start_epoch, epochs), total=epochs, initial=start_epoch, disable=not progress,
-        desc="train", leave=False,
+        range(start_epoch, epochs),
+        total=epochs,
+        initial=start_epoch,
+        disable=not progress,
+        desc="train",
+        leave=False,
     )
     for epoch in bar:
         order = torch.randperm(x.shape[0], generator=generator).to(x.device)
@@ -242,7 +250,7 @@ def train_inn(
             loss = nll_loss(z, log_det).mean()
             if bottleneck is not None and reconstruction_weight > 0:
                 loss = loss + reconstruction_weight * _bottleneck_loss(model, xb, z, cb, bottleneck)
-            value = float(loss)
+            value = loss.item()
             ok = math.isfinite(value)
             if ok:
                 loss.backward()
@@ -311,6 +319,8 @@ def train_inn(
                 },
                 checkpoint,
             )
+        if callback is not None:
+            callback(history)
     bar.close()
     model.eval()
     if keep_best and best_state is not None:
@@ -335,8 +345,7 @@ def _read_training_checkpoint(
         )
     if state.get("config") != model.config:
         raise CheckpointError(
-            f"{source} belongs to a model with config {state.get('config')!r}, "
-            f"not {model.config!r}"
+            f"{source} belongs to a model with config {state.get('config')!r}, not {model.config!r}"
         )
     if state.get("settings") != settings:
         raise CheckpointError(

@@ -67,7 +67,9 @@ def safe_load(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:
 def save_model(model: RealNVP, path: str | Path) -> None:
     """Write ``model``'s constructor arguments, weights and rotations to ``path`` atomically."""
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    atomic_save({"format": FORMAT, "version": VERSION, "config": model.config, "state": state}, path)
+    atomic_save(
+        {"format": FORMAT, "version": VERSION, "config": model.config, "state": state}, path
+    )
 
 
 def model_from_payload(payload: dict[str, Any], source: str) -> RealNVP:
@@ -83,7 +85,9 @@ def model_from_payload(payload: dict[str, Any], source: str) -> RealNVP:
     try:
         model = RealNVP(**config)  # type: ignore[arg-type]
     except (TypeError, ValueError) as err:
-        raise CheckpointError(f"{source} has an incompatible model config {config!r}: {err}") from err
+        raise CheckpointError(
+            f"{source} has an incompatible model config {config!r}: {err}"
+        ) from err
     state = payload.get("state")
     try:
         model.load_state_dict(state)  # type: ignore[arg-type]
@@ -93,8 +97,6 @@ def model_from_payload(payload: dict[str, Any], source: str) -> RealNVP:
 
 
 def load_model(path: str | Path, map_location: Any = "cpu") -> RealNVP:
-    """Load a model written by :func:`save_model`; the result is in float32 unless saved otherwise."""
-    payload = safe_load(path, map_location=map_location)
-    model = model_from_payload(payload, f"checkpoint {str(path)!r}")
-    dtype = payload["state"]["rotations"].dtype
-    return model.to(device=payload["state"]["rotations"].device, dtype=dtype)
+    """Load a model written by :func:`save_model` onto ``map_location``, in its saved dtype."""
+    payload = safe_load(path, map_location="cpu")
+    return model_from_payload(payload, f"checkpoint {str(path)!r}").to(map_location)

@@ -39,6 +39,9 @@ class RealNVP(nn.Module):
             instead of separate ``s`` and ``t`` networks.
         seed: seeds the rotations and the weight initialisation; ``None`` draws a seed from
             torch's global generator (and records it in :attr:`config`).
+        dtype: ``torch.float32`` (default: torch's default dtype) or ``torch.float64``. Build a
+            float64 model with this argument rather than ``.double()``: the rotations are then
+            orthogonal to float64 precision, not float32's.
 
     A fixed random orthogonal matrix (a non-trainable buffer, saved with the model) follows every
     block but the last. A new model is the identity map because the subnetworks' output layers
@@ -60,6 +63,7 @@ class RealNVP(nn.Module):
         *,
         shared_subnet: bool = False,
         seed: int | None = None,
+        dtype: torch.dtype | str | None = None,
     ) -> None:
         super().__init__()
         self.input_size = check_positive_int(input_size, "input_size")
@@ -71,10 +75,11 @@ class RealNVP(nn.Module):
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
         self.shared_subnet = shared_subnet
-        self.seed = seed
         if seed is None:  # draw from torch's global generator, so torch.manual_seed applies
             seed = int(torch.randint(0, 2**62, (1,)))
+        self.seed = seed
         generator = torch.Generator().manual_seed(seed)
+        dtype = _resolve_dtype(dtype)
         self.blocks = nn.ModuleList(
             AffineCoupling(
                 self.input_size,
@@ -87,8 +92,11 @@ class RealNVP(nn.Module):
         )
         self.register_buffer(
             "rotations",
-            random_orthogonal(self.input_size, self.num_blocks - 1, generator=generator),
+            random_orthogonal(
+                self.input_size, self.num_blocks - 1, generator=generator, dtype=dtype
+            ),
         )
+        self.to(dtype)
 
     # ------------------------------------------------------------------ configuration
     @property
@@ -101,6 +109,7 @@ class RealNVP(nn.Module):
             "condition_size": self.condition_size,
             "shared_subnet": self.shared_subnet,
             "seed": self.seed,
+            "dtype": str(self.rotations.dtype).removeprefix("torch."),
         }
 
     @property
@@ -248,7 +257,7 @@ class RealNVP(nn.Module):
         save_model(self, path)
 
     @classmethod
-    def load(cls, path: str | Path, map_location: str | torch.device | None = "cpu") -> RealNVP:
+    def load(cls, path: str | Path, map_location: str | torch.device = "cpu") -> RealNVP:
         """Load a model written by :meth:`save` (no code is executed from the file)."""
         from innlab.flows.io import load_model
 
@@ -256,3 +265,13 @@ class RealNVP(nn.Module):
 
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in self.config.items())
+
+
+def _resolve_dtype(dtype: torch.dtype | str | None) -> torch.dtype:
+    if dtype is None:
+        return torch.get_default_dtype()
+    if isinstance(dtype, str):
+        dtype = getattr(torch, dtype, None)  # type: ignore[assignment]
+    if dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
+    return dtype  # type: ignore[return-value]

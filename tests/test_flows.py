@@ -1,0 +1,196 @@
+"""Properties of RealNVP: invertibility, log-det, shapes, conditioning, determinism."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from innlab import RealNVP
+from innlab.flows import AffineCoupling, random_orthogonal
+
+from .conftest import make_flow
+
+DIMS = [1, 2, 3, 5, 8]
+LAYOUTS = [False, True]
+
+
+def conditions(n: int, k: int, seed: int = 0) -> torch.Tensor:
+    labels = torch.randint(0, k, (n,), generator=torch.Generator().manual_seed(seed))
+    return torch.nn.functional.one_hot(labels, k).float()
+
+
+@pytest.mark.parametrize("dim", DIMS)
+@pytest.mark.parametrize("shared", LAYOUTS)
+@pytest.mark.parametrize("condition_size", [0, 3])
+def test_decode_inverts_encode(dim: int, shared: bool, condition_size: int) -> None:
+    flow = make_flow(dim, condition_size=condition_size, shared_subnet=shared)
+    x = torch.randn(200, dim)
+    c = conditions(200, condition_size) if condition_size else None
+    z, log_det = flow.encode(x, c)
+    assert z.shape == x.shape and log_det.shape == (200,)
+    assert (flow.decode(z, c) - x).abs().max() < 1e-5
+    assert (flow.encode(flow.decode(x, c), c)[0] - x).abs().max() < 1e-5
+    # the flow is far from the identity, so the inverse test is not trivial
+    assert (z - x).abs().max() > 0.1
+
+
+@pytest.mark.parametrize("dim", DIMS)
+@pytest.mark.parametrize("shared", LAYOUTS)
+@pytest.mark.parametrize("condition_size", [0, 2])
+def test_log_det_matches_autograd_jacobian(dim: int, shared: bool, condition_size: int) -> None:
+    flow = make_flow(dim, condition_size=condition_size, shared_subnet=shared, dtype=torch.float64)
+    x = torch.randn(6, dim, dtype=torch.float64)
+    c = conditions(6, condition_size).double() if condition_size else None
+    _, log_det = flow.encode(x, c)
+    for i in range(x.shape[0]):
+        ci = None if c is None else c[i : i + 1]
+        jac = torch.autograd.functional.jacobian(
+            lambda p, ci=ci: flow.encode(p[None], ci)[0][0], x[i]
+        )
+        assert torch.allclose(log_det[i], torch.linalg.slogdet(jac).logabsdet, atol=1e-10)
+        # and the decoder's Jacobian is the inverse
+        z = flow.encode(x[i : i + 1], ci)[0][0]
+        jac_inv = torch.autograd.functional.jacobian(
+            lambda q, ci=ci: flow.decode(q[None], ci)[0], z
+        )
+        assert torch.allclose(jac_inv @ jac, torch.eye(dim, dtype=torch.float64), atol=1e-9)
+
+
+def test_coupling_block_keeps_first_half_and_its_log_det() -> None:
+    block = AffineCoupling(4, 8, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        block.w3.normal_()
+    x = torch.randn(10, 4)
+    y, log_det = block(x)
+    assert torch.equal(y[:, :2], x[:, :2])
+    log_scale, shift = block.scale_shift(x[:, :2], None)
+    assert torch.allclose(y[:, 2:], x[:, 2:] * log_scale.exp() + shift)
+    assert torch.allclose(log_det, log_scale.sum(1))
+    assert log_scale.abs().max() <= 1.0  # tanh bounds the log-scale
+
+
+def test_rotations_are_orthogonal_and_fixed() -> None:
+    flow = RealNVP(5, 8, 4, seed=3)
+    q = flow.rotations
+    assert q.shape == (3, 5, 5)
+    assert torch.allclose(q @ q.transpose(1, 2), torch.eye(5).expand(3, 5, 5), atol=1e-6)
+    assert "rotations" in flow.state_dict()
+    assert not any(p is q for p in flow.parameters())
+    assert random_orthogonal(4, 2, generator=torch.Generator().manual_seed(0)).shape == (2, 4, 4)
+
+
+def test_single_block_has_no_rotation() -> None:
+    flow = RealNVP(3, 8, 1, seed=0)
+    assert flow.rotations.shape == (0, 3, 3)
+    x = torch.randn(4, 3)
+    assert torch.allclose(flow.decode(flow.encode(x)[0]), x)
+
+
+@pytest.mark.parametrize("dim", [1, 2, 7])
+def test_untrained_model_is_standard_normal(dim: int) -> None:
+    flow = RealNVP(dim, 16, 4, seed=0)
+    x = torch.randn(50, dim)
+    expected = torch.distributions.Normal(0.0, 1.0).log_prob(x).sum(1)
+    assert torch.allclose(flow.log_prob(x), expected, atol=1e-5)
+    z, log_det = flow.encode(x)
+    assert torch.allclose(log_det, torch.zeros(50))
+    assert torch.allclose(z.norm(dim=1), x.norm(dim=1), atol=1e-5)  # rotations only
+
+
+def test_log_prob_is_change_of_variables() -> None:
+    flow = make_flow(3)
+    x = torch.randn(20, 3)
+    z, log_det = flow.encode(x)
+    expected = -0.5 * z.square().sum(1) - 1.5 * math.log(2 * math.pi) + log_det
+    assert torch.allclose(flow.log_prob(x), expected, atol=1e-6)
+
+
+def test_sample_shapes_unconditional() -> None:
+    flow = make_flow(3)
+    assert flow.sample(7).shape == (7, 3)
+    assert flow.sample(7, temperature=0.0).shape == (7, 3)
+
+
+def test_sample_shapes_conditional_and_depends_on_condition() -> None:
+    flow = make_flow(2, condition_size=3)
+    cond = torch.eye(3)
+    samples = flow.sample(400, cond, generator=0)
+    assert samples.shape == (3, 400, 2)
+    # same codes, different conditions: the rows differ
+    means = samples.mean(dim=1)
+    assert (means[0] - means[1]).norm() > 0.05 and (means[1] - means[2]).norm() > 0.05
+    # each row equals decoding the same codes with its condition
+    z = torch.randn(3 * 400, 2, generator=torch.Generator().manual_seed(0))
+    direct = flow.decode(z, cond.repeat_interleave(400, dim=0)).view(3, 400, 2)
+    assert torch.allclose(samples, direct, atol=1e-6)
+
+
+def test_sample_temperature_scales_codes() -> None:
+    flow = make_flow(2)
+    cold = flow.sample(300, temperature=0.5, generator=1)
+    z_cold = flow.encode(cold)[0]
+    z_ref = torch.randn(300, 2, generator=torch.Generator().manual_seed(1)) * 0.5
+    assert torch.allclose(z_cold, z_ref, atol=1e-5)
+
+
+def test_determinism_under_seed() -> None:
+    a, b = RealNVP(4, 8, 3, seed=11), RealNVP(4, 8, 3, seed=11)
+    for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
+        assert ka == kb and torch.equal(va, vb)
+    assert not torch.equal(a.rotations, RealNVP(4, 8, 3, seed=12).rotations)
+    flow = make_flow(2)
+    assert torch.equal(flow.sample(5, generator=3), flow.sample(5, generator=3))
+
+
+def test_seed_none_is_recorded_and_follows_global_seed() -> None:
+    torch.manual_seed(0)
+    a = RealNVP(2, 8, 2)
+    torch.manual_seed(0)
+    b = RealNVP(2, 8, 2)
+    assert isinstance(a.config["seed"], int) and a.config["seed"] == b.config["seed"]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_dtypes_and_gradients(dtype: torch.dtype) -> None:
+    flow = make_flow(3, condition_size=2, dtype=dtype)
+    x = torch.randn(8, 3, dtype=dtype, requires_grad=True)
+    c = conditions(8, 2).to(dtype)
+    z, log_det = flow.encode(x, c)
+    assert z.dtype == dtype and log_det.dtype == dtype
+    (flow.log_prob(x, c).sum() + flow.decode(z, c).sum()).backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()
+    for name, p in flow.named_parameters():
+        assert p.grad is not None, name
+
+
+def test_shared_subnet_halves_subnet_parameters() -> None:
+    separate = RealNVP(2, 64, 8, seed=0)
+    shared = RealNVP(2, 64, 8, seed=0, shared_subnet=True)
+    assert shared.num_parameters < 0.55 * separate.num_parameters
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    dim=st.integers(1, 64),
+    condition_size=st.integers(0, 4),
+    n=st.integers(1, 33),
+    shared=st.booleans(),
+    double=st.booleans(),
+)
+def test_invertibility_property(
+    dim: int, condition_size: int, n: int, shared: bool, double: bool
+) -> None:
+    dtype = torch.float64 if double else torch.float32
+    flow = make_flow(
+        dim, hidden=8, blocks=2, condition_size=condition_size, shared_subnet=shared, dtype=dtype
+    )
+    x = torch.randn(n, dim, dtype=dtype)
+    c = conditions(n, condition_size).to(dtype) if condition_size else None
+    z, log_det = flow.encode(x, c)
+    assert z.shape == (n, dim) and log_det.shape == (n,)
+    tol = 1e-10 if double else 1e-5
+    assert (flow.decode(z, c) - x).abs().max() < tol
