@@ -13,7 +13,15 @@ import torch
 
 from innlab.flows.realnvp import RealNVP
 
-__all__ = ["CheckpointError", "atomic_save", "safe_load", "save_model", "load_model"]
+__all__ = [
+    "CheckpointError",
+    "atomic_save",
+    "load_model",
+    "model_from_payload",
+    "model_payload",
+    "safe_load",
+    "save_model",
+]
 
 FORMAT = "innlab.RealNVP"
 VERSION = 1
@@ -64,12 +72,15 @@ def safe_load(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:
     return obj
 
 
+def model_payload(model: RealNVP) -> dict[str, Any]:
+    """The dict :func:`save_model` writes: format, version, config and CPU state."""
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    return {"format": FORMAT, "version": VERSION, "config": model.config, "state": state}
+
+
 def save_model(model: RealNVP, path: str | Path) -> None:
     """Write ``model``'s constructor arguments, weights and rotations to ``path`` atomically."""
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    atomic_save(
-        {"format": FORMAT, "version": VERSION, "config": model.config, "state": state}, path
-    )
+    atomic_save(model_payload(model), path)
 
 
 def model_from_payload(payload: dict[str, Any], source: str) -> RealNVP:

@@ -1,0 +1,382 @@
+"""Experiments on 8x8 images: sklearn digits and MNIST downsampled to 8x8.
+
+Images are flows over the preprocessed space ``y`` of :class:`~innlab.data.PixelPreprocessing`
+(dequantise, scale, logit). Likelihoods are reported in bits per dimension of the dequantised
+pixels; generated ``y`` map back to pixels for plotting, MMD and the random forest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.model_selection import train_test_split
+from torch import Tensor
+
+from innlab.data import DIGITS_LEVELS, MNIST_LEVELS, PixelPreprocessing, digits, mnist8x8, one_hot
+from innlab.experiments.presets import FlowBudget, Preset
+from innlab.experiments.store import ModelStore
+from innlab.experiments.toy import Outcome, normality_summary
+from innlab.flows.realnvp import RealNVP
+from innlab.metrics import (
+    batched_log_prob,
+    classifier_scores,
+    code_normality,
+    fit_digit_classifier,
+    mmd,
+    mmd_null_from_pool,
+    novelty,
+)
+from innlab.plots import plot_code_projections, plot_image_grid
+
+__all__ = [
+    "ImageSet",
+    "bottleneck_study",
+    "conditional_images",
+    "load_images",
+    "more_data_study",
+    "unconditional_images",
+]
+
+NUM_CLASSES = 10
+DEQUANTISATION_SEEDS = {"train": 10, "val": 11, "test": 12}
+SAMPLE_SEED = 3
+
+
+@dataclass
+class ImageSet:
+    """Pixels (levels as floats), labels and flow inputs ``y`` of one image data set."""
+
+    name: str
+    prep: PixelPreprocessing
+    pixels: dict[str, Tensor]  # split -> (n, 64)
+    labels: dict[str, Tensor]  # split -> (n,)
+    y: dict[str, Tensor]  # split -> flow input (n, 64)
+    log_det: dict[str, Tensor]  # split -> preprocessing log-det (n,)
+    forest: Any = None
+
+    def images(self, split: str) -> Tensor:
+        """Real images of ``split`` scaled to [0, 1]."""
+        return self.pixels[split] / (self.prep.levels - 1)
+
+    def subset(self, n: int, seed: int = 0) -> ImageSet:
+        """The same data with only ``n`` training images (stratified)."""
+        keep, _ = train_test_split(
+            np.arange(self.labels["train"].shape[0]),
+            train_size=n,
+            stratify=self.labels["train"].numpy(),
+            random_state=seed,
+        )
+        keep = torch.from_numpy(np.sort(keep))
+        pick = {"train": keep}
+
+        def cut(d: dict[str, Tensor]) -> dict[str, Tensor]:
+            return {s: (v[pick[s]] if s in pick else v) for s, v in d.items()}
+
+        return ImageSet(
+            f"{self.name}-{n}",
+            self.prep,
+            cut(self.pixels),
+            cut(self.labels),
+            cut(self.y),
+            cut(self.log_det),
+            self.forest,
+        )
+
+
+def load_images(
+    name: str,
+    *,
+    data_dir: str | Path | None = None,
+    n_train: int | None = None,
+    forest_trees: int = 300,
+) -> ImageSet:
+    """Load ``"digits"`` or ``"mnist"`` with train/val/test splits and a fitted random forest.
+
+    Digits: the fixed 1437/360 train/test split, 15% of train held out for model selection.
+    MNIST: 5,000 of the 60,000 training images held out; ``n_train`` caps the rest.
+
+    Raises:
+        FileNotFoundError: MNIST's raw files are missing (see :func:`innlab.data.mnist8x8`).
+    """
+    if name == "digits":
+        prep = PixelPreprocessing(DIGITS_LEVELS)
+        x, y = digits("train")
+        x_test, y_test = digits("test")
+        holdout = 0.15
+    else:
+        prep = PixelPreprocessing(MNIST_LEVELS)
+        x, y = mnist8x8(data_dir, train=True, progress=False)
+        x_test, y_test = mnist8x8(data_dir, train=False, progress=False)
+        holdout = 5_000
+    train_idx, val_idx = train_test_split(
+        np.arange(len(y)), test_size=holdout, stratify=y.numpy(), random_state=0
+    )
+    if n_train is not None and n_train < len(train_idx):
+        train_idx = train_idx[:n_train]
+    pixels = {"train": x[train_idx], "val": x[val_idx], "test": x_test}
+    labels = {"train": y[train_idx], "val": y[val_idx], "test": y_test}
+    y_flow, log_det = {}, {}
+    for split, values in pixels.items():
+        generator = torch.Generator().manual_seed(DEQUANTISATION_SEEDS[split])
+        y_flow[split], log_det[split] = prep.forward(prep.dequantize(values, generator))
+    forest = fit_digit_classifier(pixels["train"], labels["train"], n_estimators=forest_trees)
+    return ImageSet(name, prep, pixels, labels, y_flow, log_det, forest)
+
+
+def _fit(
+    store: ModelStore,
+    tag: str,
+    data: ImageSet,
+    budget: FlowBudget,
+    *,
+    conditional: bool,
+    bottleneck: int | None = None,
+    weight: float = 1.0,
+) -> tuple[RealNVP, Any]:
+    c_train = one_hot(data.labels["train"], NUM_CLASSES) if conditional else None
+    c_val = one_hot(data.labels["val"], NUM_CLASSES) if conditional else None
+    extra: dict[str, Any] = {}
+    if bottleneck is not None:
+        extra = {"bottleneck": bottleneck, "reconstruction_weight": weight}
+    recipe = {
+        "data": data.name,
+        "n_train": int(data.labels["train"].shape[0]),
+        "prep": data.prep.to_dict(),
+        "dequantisation": DEQUANTISATION_SEEDS,
+    }
+    model, history = store.fit(
+        tag,
+        {
+            "input_size": 64,
+            "condition_size": NUM_CLASSES if conditional else 0,
+            **budget.model_kwargs(),
+        },
+        data.y["train"],
+        c_train,
+        recipe=recipe,
+        test_data=data.y["val"],
+        test_conditions=c_val,
+        keep_best=True,
+        **budget.train_kwargs(),
+        **extra,
+    )
+    return model.cpu(), history
+
+
+def bits_per_dim(model: RealNVP, data: ImageSet, split: str = "test") -> float:
+    """Mean NLL of ``split`` in bits per dimension of the dequantised pixels."""
+    c = one_hot(data.labels[split], NUM_CLASSES) if model.condition_size else None
+    log_prob = batched_log_prob(model, data.y[split], c).float()
+    return float(data.prep.bits_per_dim(log_prob, data.log_det[split], 64).mean())
+
+
+def _to_images(data: ImageSet, y: Tensor) -> Tensor:
+    return data.prep.to_images(y.reshape(-1, 64)).reshape(y.shape)
+
+
+def forest_confidence(data: ImageSet, images: Tensor) -> float:
+    """Mean largest class probability the random forest gives images ``(..., 64)`` in [0, 1]."""
+    pixels = images.reshape(-1, 64).numpy() * (data.prep.levels - 1)
+    return float(data.forest.predict_proba(pixels).max(axis=1).mean())
+
+
+def _sample_quality(data: ImageSet, images: Tensor, null_pool: Tensor) -> dict[str, Any]:
+    """MMD² of generated images (in [0, 1]) vs test images, with a real-vs-real reference."""
+    n = min(images.shape[0], data.pixels["test"].shape[0], null_pool.shape[0] // 2)
+    test = data.images("test")[:n]
+    null = mmd_null_from_pool(null_pool, n, draws=10)
+    value = mmd(images[:n], test, bandwidths=null.bandwidths)
+    return {
+        "mmd": value,
+        "null_mean": null.mean,
+        "null_q95": null.q95,
+        "mmd_z_score": (value - null.mean) / null.std,
+        "mmd_n": n,
+    }
+
+
+def unconditional_images(name: str, data: ImageSet, preset: Preset, store: ModelStore) -> Outcome:
+    """A plain RealNVP on ``data``: codes, normality, samples, bits/dim, MMD, memorisation."""
+    budget = preset.digits if name == "digits" else preset.mnist
+    model, history = _fit(store, f"{name}-plain", data, budget, conditional=False)
+    with torch.no_grad():
+        z, _ = model.encode(data.y["test"])
+    temperature = preset.digits_temperature
+    generated = _to_images(
+        data,
+        model.sample(preset.images_per_label * 10, temperature=temperature, generator=SAMPLE_SEED),
+    )
+    real = classifier_scores(data.forest, data.pixels["test"], data.labels["test"])
+    predicted = data.forest.predict(generated.numpy() * (data.prep.levels - 1))
+    label_shares = np.bincount(predicted, minlength=NUM_CLASSES) / predicted.shape[0]
+    results: dict[str, Any] = {
+        "test_bits_per_dim": bits_per_dim(model, data),
+        "best_val_bits_per_dim": _val_bpd(history, data),
+        "best_epoch": history.best_epoch,
+        "epochs": history.epoch[-1],
+        "temperature": temperature,
+        "forest_confidence": forest_confidence(data, generated),
+        "forest_confidence_real": real["mean_confidence"],
+        "forest_accuracy_real": real["accuracy"],
+        "predicted_label_shares": label_shares.tolist(),
+        "novelty": novelty(generated, data.images("train"), data.images("test")),
+        "normality": normality_summary(code_normality(z)),
+        "train_seconds": history.time[-1],
+        **_sample_quality(data, generated, data.images("train")),
+    }
+    figures = {
+        "codes": plot_code_projections(z),
+        "samples": plot_image_grid(generated[:100], ncols=10, value_range=(0, 1)),
+        "real": plot_image_grid(data.images("test")[:100], ncols=10, value_range=(0, 1)),
+    }
+    return Outcome(results, figures)
+
+
+def _val_bpd(history: Any, data: ImageSet) -> float:
+    """Best held-out NLL of the history, converted from nats per image to bits/dim."""
+    best_nll = min(v for v in history.test_nll if v is not None)
+    mean_log_det = float(data.log_det["val"].double().mean())
+    return (best_nll - mean_log_det) / (64 * np.log(2))
+
+
+def bottleneck_study(data: ImageSet, preset: Preset, store: ModelStore) -> Outcome:
+    """Artificial bottleneck on digits: for each ``k``, train with the reconstruction term and
+    compare two sampling schemes with the plain model.
+
+    * ``first_k``: sample the first ``k`` code dims, keep the others at 0.
+    * ``fixed_k``: encode test images, keep their first ``k`` dims, sample the others.
+
+    Numbers: random-forest confidence of ``first_k`` images and their MMD² to test images;
+    for ``fixed_k``, how often a variation keeps the forest's label of its source image, and the
+    pixel spread across variations (diversity).
+    """
+    plain, _ = _fit(store, "digits-plain", data, preset.digits, conditional=False)
+    sources = data.y["test"][:10]
+    source_labels = data.forest.predict(data.pixels["test"][:10].numpy())
+    results: dict[str, Any] = {"ks": list(preset.bottleneck_ks), "weight": preset.bottleneck_weight}
+    figures = {}
+    generator = torch.Generator().manual_seed(SAMPLE_SEED)
+    for k in preset.bottleneck_ks:
+        model, history = _fit(
+            store,
+            f"digits-bottleneck-{k}",
+            data,
+            preset.digits,
+            conditional=False,
+            bottleneck=k,
+            weight=preset.bottleneck_weight,
+        )
+        for tag, flow in (("bottleneck", model), ("plain", plain)):
+            first_k = _decode_partial(flow, data, k, None, preset.images_per_label * 10, generator)
+            fixed_k = _decode_partial(flow, data, k, sources, 8, generator)  # (10, 8, 64)
+            confidence = forest_confidence(data, first_k)
+            kept = data.forest.predict(fixed_k.reshape(-1, 64).numpy() * (data.prep.levels - 1))
+            agreement = float((kept.reshape(10, 8) == source_labels[:, None]).mean())
+            results[f"{tag}_k{k}"] = {
+                "first_k_confidence": confidence,
+                "first_k_mmd": _sample_quality(data, first_k, data.images("train"))["mmd"],
+                "fixed_k_label_agreement": agreement,
+                "fixed_k_diversity": float(fixed_k.std(dim=1).mean()),
+            }
+            if tag == "bottleneck":
+                results[f"bottleneck_k{k}"]["test_bits_per_dim"] = bits_per_dim(model, data)
+                results[f"bottleneck_k{k}"]["reconstruction_mse"] = _reconstruction(model, data, k)
+                figures[f"first_k{k}"] = plot_image_grid(first_k[:50], ncols=10, value_range=(0, 1))
+                figures[f"fixed_k{k}"] = plot_image_grid(fixed_k, value_range=(0, 1))
+        results[f"plain_k{k}"]["reconstruction_mse"] = _reconstruction(plain, data, k)
+    results["plain_test_bits_per_dim"] = bits_per_dim(plain, data)
+    return Outcome(results, figures)
+
+
+def _decode_partial(
+    flow: RealNVP,
+    data: ImageSet,
+    k: int,
+    sources: Tensor | None,
+    num: int,
+    generator: torch.Generator,
+) -> Tensor:
+    """Images from codes whose first ``k`` dims are sampled (``sources`` is None, rest 0) or
+    taken from encoded ``sources`` ``(m, 64)`` with the rest sampled: ``(num, 64)`` or
+    ``(m, num, 64)`` in [0, 1]."""
+    with torch.no_grad():
+        if sources is None:
+            z = torch.zeros(num, 64)
+            z[:, :k] = torch.randn(num, k, generator=generator)
+        else:
+            codes = flow.encode(sources)[0]
+            z = torch.randn(sources.shape[0], num, 64, generator=generator)
+            z[:, :, :k] = codes[:, None, :k]
+        y = flow.decode(z.reshape(-1, 64)).reshape(z.shape)
+    return _to_images(data, y)
+
+
+def _reconstruction(flow: RealNVP, data: ImageSet, k: int) -> float:
+    """Mean squared error (pixels in [0, 1]) of test images decoded from their first k dims."""
+    with torch.no_grad():
+        z = flow.encode(data.y["test"])[0]
+        z[:, k:] = 0
+        rebuilt = _to_images(data, flow.decode(z))
+    return float((rebuilt - data.images("test")).square().sum(1).mean())
+
+
+def more_data_study(data: ImageSet, preset: Preset, store: ModelStore) -> Outcome:
+    """MNIST with as few training images as digits has, against all of them."""
+    small = data.subset(preset.mnist_small_n)
+    model, history = _fit(
+        store, f"mnist-small-{preset.mnist_small_n}", small, preset.mnist, conditional=False
+    )
+    generated = _to_images(
+        data,
+        model.sample(
+            preset.images_per_label * 10,
+            temperature=preset.digits_temperature,
+            generator=SAMPLE_SEED,
+        ),
+    )
+    confidence = forest_confidence(data, generated)
+    results = {
+        "n_train": preset.mnist_small_n,
+        "test_bits_per_dim": bits_per_dim(model, data),
+        "forest_confidence": confidence,
+        "novelty": novelty(generated, small.images("train"), data.images("test")),
+        **_sample_quality(data, generated, data.images("train")),
+    }
+    figures = {"samples": plot_image_grid(generated[:100], ncols=10, value_range=(0, 1))}
+    return Outcome(results, figures)
+
+
+def conditional_images(name: str, data: ImageSet, preset: Preset, store: ModelStore) -> Outcome:
+    """A conditional RealNVP on digit labels: images per requested label at several
+    temperatures, scored by the random forest next to real test images."""
+    budget = preset.digits if name == "digits" else preset.mnist
+    model, history = _fit(store, f"{name}-conditional", data, budget, conditional=True)
+    real = classifier_scores(data.forest, data.pixels["test"], data.labels["test"])
+    labels = torch.arange(NUM_CLASSES)
+    results: dict[str, Any] = {
+        "test_bits_per_dim": bits_per_dim(model, data),
+        "forest_accuracy_real": real["accuracy"],
+        "forest_confidence_real": real["mean_confidence"],
+        "best_epoch": history.best_epoch,
+        "train_seconds": history.time[-1],
+        "temperatures": {},
+    }
+    figures = {}
+    for temperature in preset.temperatures:
+        y = model.sample(
+            preset.images_per_label,
+            one_hot(labels, NUM_CLASSES),
+            temperature=temperature,
+            generator=SAMPLE_SEED,
+        )
+        images = _to_images(data, y)  # (10, num, 64)
+        scores = classifier_scores(data.forest, images * (data.prep.levels - 1), labels)
+        results["temperatures"][str(temperature)] = scores
+        figures[f"grid_T{temperature}"] = plot_image_grid(
+            images[:, :10], row_labels=labels.tolist(), value_range=(0, 1)
+        )
+    return Outcome(results, figures)

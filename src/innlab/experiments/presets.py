@@ -1,0 +1,128 @@
+"""Budgets of the report's experiments: ``smoke`` (CI), ``quick`` (default) and ``full``."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from innlab._validation import check_choice
+
+__all__ = ["PRESETS", "FlowBudget", "Preset", "get_preset"]
+
+
+@dataclass(frozen=True)
+class FlowBudget:
+    """Architecture and training budget of one model."""
+
+    hidden: int
+    blocks: int
+    epochs: int
+    n_train: int | None = None  # None: the whole training split
+    batch_size: int = 256
+    lr: float = 1e-3
+    schedule: str | None = "cosine"  # decay to 1e-5 (plain Adam: None)
+    shared_subnet: bool = True
+
+    def model_kwargs(self) -> dict[str, Any]:
+        return {
+            "hidden_size": self.hidden,
+            "blocks": self.blocks,
+            "shared_subnet": self.shared_subnet,
+        }
+
+    def train_kwargs(self) -> dict[str, Any]:
+        return {
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "lr": self.lr,
+            "schedule": self.schedule,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Preset:
+    """All budgets of one report run."""
+
+    name: str
+    moons: FlowBudget
+    hexagon: FlowBudget
+    toy_n_test: int  # test points; also the sample size of every toy MMD
+    null_draws: int  # real-vs-real MMD draws
+    sweep_seeds: int
+    sweep_epochs: int
+    sweep_n_train: int
+    digits: FlowBudget
+    bottleneck_ks: tuple[int, ...]
+    bottleneck_weight: float
+    mnist: FlowBudget
+    mnist_small_n: int  # training images of the "less data" MNIST model
+    images_per_label: int
+    temperatures: tuple[float, ...] = (1.0, 0.8, 0.6)
+    digits_temperature: float = 0.8  # temperature of the digit sample figures and scores
+    forest_trees: int = 100
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+_QUICK = Preset(
+    name="quick",
+    moons=FlowBudget(hidden=64, blocks=8, epochs=250, n_train=10_000),
+    hexagon=FlowBudget(hidden=64, blocks=12, epochs=250, n_train=10_000),
+    toy_n_test=2_000,
+    null_draws=20,
+    sweep_seeds=3,
+    sweep_epochs=60,
+    sweep_n_train=4_000,
+    digits=FlowBudget(hidden=256, blocks=8, epochs=150, batch_size=128, lr=1e-3),
+    bottleneck_ks=(2, 4, 8),
+    bottleneck_weight=1.0,
+    mnist=FlowBudget(hidden=256, blocks=8, epochs=12, lr=1e-3),
+    mnist_small_n=1_437,
+    images_per_label=200,
+)
+
+PRESETS: dict[str, Preset] = {
+    "smoke": replace(
+        _QUICK,
+        name="smoke",
+        moons=FlowBudget(hidden=16, blocks=2, epochs=2, n_train=1_000),
+        hexagon=FlowBudget(hidden=16, blocks=2, epochs=2, n_train=1_000),
+        toy_n_test=300,
+        null_draws=4,
+        sweep_seeds=2,
+        sweep_epochs=1,
+        sweep_n_train=500,
+        digits=FlowBudget(hidden=16, blocks=2, epochs=2, batch_size=128),
+        bottleneck_ks=(2, 8),
+        mnist=FlowBudget(hidden=16, blocks=2, epochs=1, n_train=2_000),
+        mnist_small_n=500,
+        images_per_label=20,
+        forest_trees=30,
+    ),
+    "quick": _QUICK,
+    "full": replace(
+        _QUICK,
+        name="full",
+        moons=FlowBudget(hidden=128, blocks=8, epochs=600, n_train=20_000),
+        hexagon=FlowBudget(hidden=128, blocks=12, epochs=600, n_train=20_000),
+        toy_n_test=5_000,
+        null_draws=50,
+        sweep_seeds=5,
+        sweep_epochs=150,
+        sweep_n_train=10_000,
+        digits=FlowBudget(hidden=512, blocks=8, epochs=300, batch_size=128),
+        mnist=FlowBudget(hidden=512, blocks=8, epochs=40),
+        images_per_label=500,
+    ),
+}
+
+
+def get_preset(name: str) -> Preset:
+    """The preset called ``name`` (``"smoke"``, ``"quick"`` or ``"full"``)."""
+    check_choice(name, "preset", tuple(PRESETS))
+    return PRESETS[name]
