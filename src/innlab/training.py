@@ -86,8 +86,7 @@ def _mean_nll(model: RealNVP, x: Tensor, c: Tensor | None, chunk: int = 8192) ->
 
 
 def _grad_norm(params: list[Tensor]) -> Tensor:
-    grads = [p.grad for p in params if p.grad is not None]
-    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+    return torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])
 
 
 def train_inn(
@@ -184,7 +183,8 @@ def train_inn(
         seed = int(torch.randint(0, 2**62, (1,)))
     generator = torch.Generator().manual_seed(seed)
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.Adam(params, lr=lr)
+    # The fused kernel updates each parameter in one pass: same arithmetic, far less overhead.
+    optimizer = torch.optim.Adam(params, lr=lr, fused=True)
     steps_per_epoch = math.ceil(x.shape[0] / batch_size)
     scheduler = None
     if schedule == "cosine":

@@ -97,7 +97,8 @@ def load_images(
     """Load ``"digits"`` or ``"mnist"`` with train/val/test splits and a fitted random forest.
 
     Digits: the fixed 1437/360 train/test split, 15% of train held out for model selection.
-    MNIST: 5,000 of the 60,000 training images held out; ``n_train`` caps the rest.
+    MNIST: 5,000 of the 60,000 training images held out (10% of smaller files); ``n_train``
+    caps the rest.
 
     Raises:
         FileNotFoundError: MNIST's raw files are missing (see :func:`innlab.data.mnist8x8`).
@@ -111,7 +112,7 @@ def load_images(
         prep = PixelPreprocessing(MNIST_LEVELS)
         x, y = mnist8x8(data_dir, train=True, progress=False)
         x_test, y_test = mnist8x8(data_dir, train=False, progress=False)
-        holdout = 5_000
+        holdout = min(5_000, len(y) // 10)
     train_idx, val_idx = train_test_split(
         np.arange(len(y)), test_size=holdout, stratify=y.numpy(), random_state=0
     )

@@ -12,7 +12,8 @@ The input ``x`` of shape ``(n, d)`` is split into ``x1 = x[:, :d1]`` with ``d1 =
 layer. Two layouts:
 
 * ``shared_subnet=False`` (default): separate ``s`` and ``t`` networks. Their weights are stacked
-  along a leading axis of size 2, so both run as one batched matrix product per layer.
+  along a leading axis of size 2, so both run as one batched matrix product per layer
+  (``torch.baddbmm``).
 * ``shared_subnet=True``: one network whose output layer yields ``s~`` and ``t`` side by side.
 """
 
@@ -53,43 +54,50 @@ class AffineCoupling(nn.Module):
         self.split = dim // 2
         self.condition_size = condition_size
         self.shared_subnet = shared_subnet
-        n_nets = 1 if shared_subnet else 2
         d2 = dim - self.split
         in_size = self.split + condition_size
-        out_size = 2 * d2 if shared_subnet else d2
-        # Stacked weights: one slice per subnetwork, applied with torch.baddbmm.
-        self.w1 = nn.Parameter(torch.empty(n_nets, in_size, hidden_size))
-        self.b1 = nn.Parameter(torch.empty(n_nets, 1, hidden_size))
-        self.w2 = nn.Parameter(torch.empty(n_nets, hidden_size, hidden_size))
-        self.b2 = nn.Parameter(torch.empty(n_nets, 1, hidden_size))
-        self.w3 = nn.Parameter(torch.zeros(n_nets, hidden_size, out_size))
-        self.b3 = nn.Parameter(torch.zeros(n_nets, 1, out_size))
+        if shared_subnet:  # one network, output [s~ | t]
+            shapes = [(in_size, hidden_size), (hidden_size, hidden_size), (hidden_size, 2 * d2)]
+            bias_shapes = [(hidden_size,), (hidden_size,), (2 * d2,)]
+        else:  # s and t networks stacked along a leading axis of size 2
+            shapes = [
+                (2, in_size, hidden_size),
+                (2, hidden_size, hidden_size),
+                (2, hidden_size, d2),
+            ]
+            bias_shapes = [(2, 1, hidden_size), (2, 1, hidden_size), (2, 1, d2)]
+        self.w1, self.w2, self.w3 = (nn.Parameter(torch.zeros(shape)) for shape in shapes)
+        self.b1, self.b2, self.b3 = (nn.Parameter(torch.zeros(shape)) for shape in bias_shapes)
         with torch.no_grad():
             for w, b in ((self.w1, self.b1), (self.w2, self.b2)):
                 # nn.Linear's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
-                bound = 1.0 / math.sqrt(max(w.shape[1], 1))
+                bound = 1.0 / math.sqrt(max(w.shape[-2], 1))
                 w.uniform_(-bound, bound, generator=generator)
                 b.uniform_(-bound, bound, generator=generator)
 
     def scale_shift(self, x1: Tensor, c: Tensor | None) -> tuple[Tensor, Tensor]:
         """Return ``(tanh(s~), t)``, each of shape ``(n, d - d1)``."""
         h = x1 if c is None else torch.cat((x1, c), dim=1)
-        h = h.expand(self.w1.shape[0], *h.shape)
-        h = torch.relu(torch.baddbmm(self.b1, h, self.w1))
-        h = torch.relu(torch.baddbmm(self.b2, h, self.w2))
-        out = torch.baddbmm(self.b3, h, self.w3)
         if self.shared_subnet:
-            s, t = out[0].chunk(2, dim=1)
+            h = torch.relu(torch.addmm(self.b1, h, self.w1))
+            h = torch.relu(torch.addmm(self.b2, h, self.w2))
+            s, t = torch.addmm(self.b3, h, self.w3).chunk(2, dim=1)
         else:
-            s, t = out[0], out[1]
+            h = torch.relu(torch.baddbmm(self.b1, h.expand(2, *h.shape), self.w1))
+            h = torch.relu(torch.baddbmm(self.b2, h, self.w2))
+            s, t = torch.baddbmm(self.b3, h, self.w3).unbind(0)
         return torch.tanh(s), t
+
+    def _forward(self, x: Tensor, c: Tensor | None) -> tuple[Tensor, Tensor]:
+        """Like :meth:`forward` but returns the per-dimension log-scales ``(n, d - d1)``."""
+        x1, x2 = x[:, : self.split], x[:, self.split :]
+        log_scale, shift = self.scale_shift(x1, c)
+        return torch.cat((x1, torch.addcmul(shift, x2, torch.exp(log_scale))), dim=1), log_scale
 
     def forward(self, x: Tensor, c: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Map ``x`` ``(n, d)`` to ``(y, log_det)`` with ``y`` ``(n, d)``, ``log_det`` ``(n,)``."""
-        x1, x2 = x[:, : self.split], x[:, self.split :]
-        log_scale, shift = self.scale_shift(x1, c)
-        y2 = x2 * torch.exp(log_scale) + shift
-        return torch.cat((x1, y2), dim=1), log_scale.sum(dim=1)
+        y, log_scale = self._forward(x, c)
+        return y, log_scale.sum(dim=1)
 
     def inverse(self, y: Tensor, c: Tensor | None = None) -> Tensor:
         """Map ``y`` ``(n, d)`` back to ``x`` ``(n, d)``; exact inverse of :meth:`forward`."""

@@ -147,13 +147,13 @@ class RealNVP(nn.Module):
     # ------------------------------------------------------------------ passes (unchecked)
     def _encode(self, x: Tensor, c: Tensor | None) -> tuple[Tensor, Tensor]:
         log_scales = []
-        last = self.num_blocks - 1
         for i, block in enumerate(self.blocks):
-            x, log_scale = block(x, c)
+            if i:
+                x = x @ self.rotations[i - 1].T
+            x, log_scale = block._forward(x, c)
             log_scales.append(log_scale)
-            if i < last:
-                x = x @ self.rotations[i].T
-        return x, torch.stack(log_scales, dim=1).sum(dim=1)
+        # one reduction for all blocks: log|det| = sum of every block's tanh(s~)
+        return x, torch.cat(log_scales, dim=1).sum(dim=1)
 
     def _decode(self, z: Tensor, c: Tensor | None) -> Tensor:
         for i in range(self.num_blocks - 1, -1, -1):
