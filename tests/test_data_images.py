@@ -9,7 +9,6 @@ import gzip
 import hashlib
 import io
 import stat
-import struct
 import sys
 import types
 import urllib.error
@@ -24,17 +23,14 @@ import innlab.data.images as images_module
 from innlab.data import DIGITS_LEVELS, MNIST_LEVELS, digits, downsample_mnist, mnist8x8
 from innlab.data._mnist_raw import read_idx
 
+from .fake_mnist import idx_bytes, write_idx_files
+
 
 @pytest.fixture(autouse=True)
 def _isolated_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("INNLAB_CACHE", str(tmp_path / "user-cache"))
     monkeypatch.delenv("INNLAB_DATA", raising=False)
     monkeypatch.setitem(sys.modules, "torchvision", None)  # as if not installed
-
-
-def _idx_bytes(array: np.ndarray) -> bytes:
-    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim)
-    return header + struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes()
 
 
 def _fake_mnist(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -44,18 +40,7 @@ def _fake_mnist(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _write_mnist(root: Path, gz: bool, train: bool = True, n: int = 7) -> tuple[np.ndarray, ...]:
     images, labels = _fake_mnist(n, seed=int(train))
-    raw = root / "MNIST" / "raw"
-    raw.mkdir(parents=True, exist_ok=True)
-    prefix = "train" if train else "t10k"
-    for stem, array in (
-        (f"{prefix}-images-idx3-ubyte", images),
-        (f"{prefix}-labels-idx1-ubyte", labels),
-    ):
-        data = _idx_bytes(array)
-        if gz:
-            (raw / f"{stem}.gz").write_bytes(gzip.compress(data))
-        else:
-            (raw / stem).write_bytes(data)
+    write_idx_files(root, images, labels, train=train, gz=gz)
     return images, labels
 
 
@@ -146,7 +131,7 @@ def test_mnist8x8_reads_idx_files(tmp_path, gz):
 
 
 def test_read_idx_rejects_bad_files(tmp_path):
-    good = _idx_bytes(np.arange(6, dtype=np.uint8).reshape(2, 3))
+    good = idx_bytes(np.arange(6, dtype=np.uint8).reshape(2, 3))
     (tmp_path / "ok").write_bytes(good)
     assert read_idx(tmp_path / "ok").tolist() == [[0, 1, 2], [3, 4, 5]]
     for name, data in [("magic", b"\x01" + good[1:]), ("short", good[:-1]), ("long", good + b"0")]:
@@ -232,8 +217,8 @@ class _Response(io.BytesIO):
 def test_download_checks_md5_and_tries_the_next_mirror(tmp_path, monkeypatch):
     images, labels = _fake_mnist(4, seed=5)
     payloads = {
-        "train-images-idx3-ubyte": gzip.compress(_idx_bytes(images)),
-        "train-labels-idx1-ubyte": gzip.compress(_idx_bytes(labels)),
+        "train-images-idx3-ubyte": gzip.compress(idx_bytes(images)),
+        "train-labels-idx1-ubyte": gzip.compress(idx_bytes(labels)),
     }
     md5s = {stem: hashlib.md5(data).hexdigest() for stem, data in payloads.items()}
     monkeypatch.setattr(mnist_raw, "RESOURCES", {**mnist_raw.RESOURCES, **md5s})

@@ -9,13 +9,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from innlab.flows.io import CheckpointError
 from innlab.report.errors import ReportError
 from innlab.training import TrainingDivergedError
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 __all__ = ["main"]
 
@@ -45,6 +48,8 @@ def _train(args: argparse.Namespace) -> int:
         )
     if args.force:
         checkpoint.unlink(missing_ok=True)
+    sample: Callable[..., tuple[Tensor, Tensor]]
+    true_log_prob: Callable[..., Tensor]
     if args.dataset == "moons":
         sample, true_log_prob = two_moons, two_moons_log_prob
         options: dict[str, Any] = {"noise": args.noise}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,7 +85,7 @@ def _mean_nll(model: RealNVP, x: Tensor, c: Tensor | None, chunk: int = 8192) ->
     return total / x.shape[0]
 
 
-def _grad_norm(params: list[Tensor]) -> Tensor:
+def _grad_norm(params: Sequence[Tensor]) -> Tensor:
     return torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])
 
 
@@ -176,8 +176,9 @@ def train_inn(
     elif test_conditions is not None:
         raise ValueError("test_conditions was given without test_data")
 
-    resuming = checkpoint is not None and resume and Path(checkpoint).exists()
-    if seed is None and resuming:  # the seed drawn by the interrupted run
+    checkpoint = None if checkpoint is None else Path(checkpoint)
+    resuming = checkpoint is not None and resume and checkpoint.exists()
+    if checkpoint is not None and seed is None and resuming:  # the interrupted run's seed
         seed = safe_load(checkpoint, map_location="cpu").get("settings", {}).get("seed")
     if seed is None:
         seed = int(torch.randint(0, 2**62, (1,)))
@@ -207,7 +208,6 @@ def train_inn(
         "n": x.shape[0],
     }
     if checkpoint is not None:
-        checkpoint = Path(checkpoint)
         if checkpoint.exists() and not resume:
             raise FileExistsError(
                 f"checkpoint {str(checkpoint)!r} exists; pass resume=True to continue it "

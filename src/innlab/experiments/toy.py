@@ -79,7 +79,7 @@ class ToyData:
     def sample(self, n: int, seed: int) -> tuple[Tensor, Tensor]:
         if self.name == "moons":
             return two_moons(n, noise=0.1, seed=seed)
-        return hexagon_gmm(n, radius=HEXAGON_RADIUS, seed=seed, labels=self.labels)
+        return hexagon_gmm(n, radius=HEXAGON_RADIUS, seed=seed, labels=self.labels)  # type: ignore[arg-type]
 
     def log_prob(self, x: Tensor) -> Tensor:
         if self.name == "moons":
@@ -89,7 +89,7 @@ class ToyData:
     def posterior(self, x: Tensor) -> Tensor:
         if self.name == "moons":
             return two_moons_posterior(x, noise=0.1)
-        return hexagon_gmm_posterior(x, radius=HEXAGON_RADIUS, labels=self.labels)
+        return hexagon_gmm_posterior(x, radius=HEXAGON_RADIUS, labels=self.labels)  # type: ignore[arg-type]
 
     @property
     def limits(self) -> tuple[tuple[float, float], tuple[float, float]]:

@@ -56,6 +56,8 @@ class AffineCoupling(nn.Module):
         self.shared_subnet = shared_subnet
         d2 = dim - self.split
         in_size = self.split + condition_size
+        shapes: list[tuple[int, ...]]
+        bias_shapes: list[tuple[int, ...]]
         if shared_subnet:  # one network, output [s~ | t]
             shapes = [(in_size, hidden_size), (hidden_size, hidden_size), (hidden_size, 2 * d2)]
             bias_shapes = [(hidden_size,), (hidden_size,), (2 * d2,)]

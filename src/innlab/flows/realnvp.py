@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
@@ -53,6 +53,9 @@ class RealNVP(nn.Module):
         >>> z.shape, log_det.shape
         (torch.Size([5, 2]), torch.Size([5]))
     """
+
+    rotations: Tensor
+    blocks: nn.ModuleList
 
     def __init__(
         self,
@@ -147,7 +150,7 @@ class RealNVP(nn.Module):
     # ------------------------------------------------------------------ passes (unchecked)
     def _encode(self, x: Tensor, c: Tensor | None) -> tuple[Tensor, Tensor]:
         log_scales = []
-        for i, block in enumerate(self.blocks):
+        for i, block in enumerate(self._couplings()):
             if i:
                 x = x @ self.rotations[i - 1].T
             x, log_scale = block._forward(x, c)
@@ -156,11 +159,15 @@ class RealNVP(nn.Module):
         return x, torch.cat(log_scales, dim=1).sum(dim=1)
 
     def _decode(self, z: Tensor, c: Tensor | None) -> Tensor:
+        blocks = self._couplings()
         for i in range(self.num_blocks - 1, -1, -1):
             if i < self.num_blocks - 1:
                 z = z @ self.rotations[i]
-            z = self.blocks[i].inverse(z, c)
+            z = blocks[i].inverse(z, c)
         return z
+
+    def _couplings(self) -> list[AffineCoupling]:
+        return cast(list[AffineCoupling], list(self.blocks))
 
     def _log_prob(self, x: Tensor, c: Tensor | None) -> Tensor:
         z, log_det = self._encode(x, c)
