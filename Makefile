@@ -6,25 +6,33 @@ PIP := $(BIN)/python -m pip install --constraint constraints.txt
 PRESET ?= quick
 OUT ?= report
 
-.PHONY: install test lint typecheck report bench clean
+.PHONY: install test lint report bench clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(PIP) --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
 	$(PIP) --quiet -e ".[test]"
 	touch $@
 
 install: $(VENV)/.installed
 
-lint: install
+lint: $(VENV)/.installed-test
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy src/innlab
 
 test: lint
 	$(BIN)/python -m pytest -q
 
 report: install
 	$(BIN)/innlab report --preset $(PRESET) --out $(OUT)
+
+bench: $(VENV)/.installed-test
+	$(BIN)/python benchmarks/bench_peers.py --threads 1 2
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis

@@ -109,7 +109,8 @@ def build_report(
     except CellExecutionError as err:
         nbformat.write(notebook, paths["notebook"])
         raise ReportError(
-            f"a report cell failed; the partly executed notebook is {paths['notebook']}:\n{err}"
+            f"a report cell failed with {err.ename}: {err.evalue} - the partly executed "
+            f"notebook is {paths['notebook']}"
         ) from err
     finally:
         bar.close()

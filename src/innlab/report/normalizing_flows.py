@@ -31,6 +31,7 @@ FORCE = False
 WORKERS = 1
 
 # %%
+# %matplotlib inline
 import warnings
 from pathlib import Path
 
@@ -91,7 +92,7 @@ display(moons.figures["samples"], moons.figures["density"], moons.figures["true_
 verdict = "below" if m["mmd_below_null_q95"] else "above"
 say(
     f"**Inverse pass.** Decoding the codes of {preset.toy_n_test} test points reproduces them "
-    f"with a largest absolute error of {m['max_reconstruction_error']:.2g}: the reverse pass "
+    f"with a largest absolute error of {m['max_reconstruction_error']}: the reverse pass "
     "inverts the forward pass up to float32 rounding.\n\n"
     f"**Likelihood.** Test NLL {m['test_nll']} nats against {m['true_nll']} nats for the true "
     f"density: a gap of {m['nll_gap']} nats after {m['steps']} training steps "
@@ -164,12 +165,12 @@ display(study.figures["gallery"])
 hexagon = toy.unconditional_toy("hexagon", preset, store)
 g = results.add("hexagon", hexagon.results)
 display(hexagon.figures["samples"], hexagon.figures["density"], hexagon.figures["code_qq"])
-shares = ", ".join(f"{s:.3f}" for s in g["mode_shares"])
+shares = ", ".join(str(s) for s in g["mode_shares"])
 say(
     f"Test NLL {g['test_nll']} nats against {g['true_nll']} for the true density (gap "
-    f"{g['nll_gap']}). Shares of samples per corner: {shares} (ideal 0.167; largest deviation "
-    f"{g['max_mode_share_error']}). {100 * g['far_share']:.1f}% of the samples lie farther than "
-    f"3 std from every corner (test data: {100 * g['far_share_test']:.1f}%). MMD² {g['mmd']} "
+    f"{g['nll_gap']}). Shares of samples per corner: {shares} (ideal 1/6; largest deviation "
+    f"{g['max_mode_share_error']}). A share of {g['far_share']} of the samples lies farther "
+    f"than 3 std from every corner (test data: {g['far_share_test']}). MMD² {g['mmd']} "
     f"is {g['mmd_z_score']} null standard deviations above the null mean."
 )
 harder = "hexagon mixture" if g["nll_gap"] > m["nll_gap"] else "two moons"
@@ -208,7 +209,7 @@ for name, labels, plain in (
         [
             f"{name} ({c['labels']}, {c['num_classes']} labels)",
             c["oracle_accuracy"],
-            ", ".join(f"{v:.2g}" for v in c["label_mmd"]),
+            ", ".join(str(v) for v in c["label_mmd"]),
             c["merged_mmd"],
             c["plain_mmd"],
             c["marginal_nll"],
@@ -216,8 +217,8 @@ for name, labels, plain in (
         ]
     )
     say(
-        f"**{name}, labels = {c['labels']}.** {100 * c['oracle_accuracy']:.1f}% of the conditional "
-        f"samples are most probable under their requested label. Merged samples: MMD² "
+        f"**{name}, labels = {c['labels']}.** A share of {c['oracle_accuracy']} of the "
+        f"conditional samples is most probable under the requested label. Merged samples: MMD² "
         f"{c['merged_mmd']} versus {c['plain_mmd']} for the plain model; marginal NLL "
         f"{c['marginal_nll']} versus {c['plain_nll']} nats (true {c['true_nll']}). The "
         f"conditional model is {'better' if better else 'not better'} by MMD² and "
@@ -331,8 +332,8 @@ say(
     f"plain model, so the reconstruction term does move information into the leading "
     f"dimensions. First-k samples get forest confidence {bt['first_k_confidence']} (plain "
     f"model: {pl['first_k_confidence']}). Fixed-k variations keep the forest's label of their "
-    f"source image {100 * bt['fixed_k_label_agreement']:.0f}% of the time (plain: "
-    f"{100 * pl['fixed_k_label_agreement']:.0f}%) with a pixel spread of "
+    f"source image in a share of {bt['fixed_k_label_agreement']} of the cases (plain: "
+    f"{pl['fixed_k_label_agreement']}) with a pixel spread of "
     f"{bt['fixed_k_diversity']}: the leading dimensions fix the appearance, the rest add "
     f"variation. The price is likelihood: {bt['test_bits_per_dim']} bits/dim against "
     f"{b['plain_test_bits_per_dim']} for the plain model."
@@ -415,9 +416,9 @@ for name, data in (("digits", digit_data), ("mnist", mnist_data)):
     best_t = max(cr["temperatures"], key=lambda t: cr["temperatures"][t]["accuracy"])
     say(
         f"**{name}.** At temperature 1 the forest recognises the requested digit in "
-        f"{100 * cr['temperatures']['1.0']['accuracy']:.1f}% of generated images, at temperature "
-        f"{best_t} in {100 * cr['temperatures'][best_t]['accuracy']:.1f}%; on real test images it "
-        f"scores {100 * cr['forest_accuracy_real']:.1f}%. Test NLL {cr['test_bits_per_dim']} "
+        f"a share of {cr['temperatures']['1.0']['accuracy']} of generated images, at temperature "
+        f"{best_t} in {cr['temperatures'][best_t]['accuracy']}; on real test images it "
+        f"scores {cr['forest_accuracy_real']}. Test NLL {cr['test_bits_per_dim']} "
         "bits/dim."
     )
 table(cond_rows, ["data", "temperature", "forest accuracy", "mean confidence", "mean P(requested)"])
