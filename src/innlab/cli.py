@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from innlab.flows.io import CheckpointError
 from innlab.report.errors import ReportError
+from innlab.sweeps.cli import add_sweep_commands
 from innlab.training import TrainingDivergedError
 
 if TYPE_CHECKING:
@@ -181,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_train(subparsers)
     _add_report(subparsers)
+    add_sweep_commands(subparsers)
     return parser
 
 

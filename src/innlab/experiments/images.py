@@ -7,7 +7,8 @@ pixels; generated ``y`` map back to pixels for plotting, MMD and the random fore
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -328,8 +329,11 @@ def _reconstruction(flow: RealNVP, data: ImageSet, k: int) -> float:
 def more_data_study(data: ImageSet, preset: Preset, store: ModelStore) -> Outcome:
     """MNIST with as few training images as digits has, against all of them."""
     small = data.subset(preset.mnist_small_n)
+    # as many optimizer steps as the full model gets; held-out selection stops overfitting
+    epochs = math.ceil(preset.mnist.epochs * data.labels["train"].shape[0] / preset.mnist_small_n)
+    budget = replace(preset.mnist, epochs=epochs)
     model, history = _fit(
-        store, f"mnist-small-{preset.mnist_small_n}", small, preset.mnist, conditional=False
+        store, f"mnist-small-{preset.mnist_small_n}", small, budget, conditional=False
     )
     generated = _to_images(
         data,
@@ -342,6 +346,8 @@ def more_data_study(data: ImageSet, preset: Preset, store: ModelStore) -> Outcom
     confidence = forest_confidence(data, generated)
     results = {
         "n_train": preset.mnist_small_n,
+        "epochs": epochs,
+        "best_epoch": history.best_epoch,
         "test_bits_per_dim": bits_per_dim(model, data),
         "forest_confidence": confidence,
         "novelty": novelty(generated, small.images("train"), data.images("test")),

@@ -1,0 +1,88 @@
+"""The ``innlab sweep`` command.
+
+    innlab sweep CONFIG [--out DIR] [--workers N] [--executor local|ray] [--address ADDR]
+    innlab sweep summarize DIR
+
+Running a sweep prints a line per finished trial, then the summary table, and writes the plots
+to ``OUT/plots``; ``summarize`` does the same for the records already in ``DIR``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from innlab.sweeps.config import SweepConfigError, load_config
+from innlab.sweeps.executors import EXECUTORS, prepare_worker
+from innlab.sweeps.records import load_records
+from innlab.sweeps.runner import run_sweep
+from innlab.sweeps.summary import format_table, plot_summary, summarize, write_plots
+
+__all__ = ["add_sweep_commands", "run_sweep_command"]
+
+SUMMARIZE = "summarize"
+
+
+def add_sweep_commands(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``sweep`` subcommand to ``subparsers`` (from ``parser.add_subparsers()``).
+
+    The new parser (returned) sets ``func=run_sweep_command``: call ``args.func(args)``.
+    """
+    parser = subparsers.add_parser(
+        "sweep",
+        help="run a hyperparameter sweep from a TOML file, or summarize one",
+        description=(
+            "Run every trial of a sweep (skipping those already recorded in --out), or "
+            f"'{SUMMARIZE} DIR' to print the table and write the plots of finished records."
+        ),
+    )
+    parser.add_argument(
+        "target", metavar="CONFIG|summarize", help="sweep TOML file, or the word 'summarize'"
+    )
+    parser.add_argument("directory", nargs="?", metavar="DIR", help="records folder to summarize")
+    parser.add_argument(
+        "--out", type=Path, help="records folder (default: sweeps/<name of the sweep>)"
+    )
+    parser.add_argument("--workers", type=int, default=1, help="trials run at once (default 1)")
+    parser.add_argument("--executor", choices=EXECUTORS, default="local", help="default: local")
+    parser.add_argument("--address", help="Ray cluster address (with --executor ray)")
+    parser.set_defaults(func=run_sweep_command)
+    return parser
+
+
+def run_sweep_command(args: argparse.Namespace) -> int:
+    """Carry out ``innlab sweep``; returns the exit status (2 for a bad config or arguments,
+    with the reason on stderr)."""
+    try:
+        if args.target == SUMMARIZE:
+            if args.directory is None:
+                raise SweepConfigError(f"'innlab sweep {SUMMARIZE}' needs the records folder DIR")
+            out = Path(args.directory)
+            records = load_records(out)
+        else:
+            if args.directory is not None:
+                raise SweepConfigError(
+                    f"unexpected argument {args.directory!r}; give the records folder as --out"
+                )
+            config = load_config(args.target)
+            prepare_worker(threads=None)  # this process may train trials itself (--workers 1)
+            out = args.out if args.out is not None else Path("sweeps") / config.name
+            records = run_sweep(
+                config,
+                out,
+                workers=args.workers,
+                executor=args.executor,
+                address=args.address,
+                progress=True,
+            )
+    except (ValueError, FileNotFoundError, ImportError) as err:  # bad config, folder, options
+        print(f"innlab sweep: error: {err}", file=sys.stderr)
+        return 2
+    rows = summarize(records)
+    print(format_table(rows))
+    paths = write_plots(plot_summary(rows), out / "plots")
+    if paths:
+        print(f"plots: {', '.join(str(p) for p in paths)}")
+    return 0

@@ -1,0 +1,352 @@
+"""Sweep configuration: a TOML file (or a dict of the same shape), validated and expanded to trials.
+
+Schema (every key optional unless marked)::
+
+    name = "moons-hparams"      # label; default: the file's stem
+    seeds = [0, 1, 2]           # seeds of every configuration, or a count N meaning 0..N-1
+    metrics = ["test_nll", "nll_gap", "mmd", "data_scores"]   # default: all four
+    keep_samples = 0            # generated points stored in each record, e.g. for galleries
+    vectorize = true            # train configurations' seeds together as one batched model
+
+    [data]
+    name = "moons"              # "moons" or "hexagon"
+    noise = 0.1                 # moons: noise standard deviation
+    radius = 1.0                # hexagon: distance of the corners from the origin
+    std = 0.1                   # hexagon: component standard deviation (default radius / 10)
+    labels = "component"        # hexagon: "component" (6 labels) or "two"
+    two_label_group = [0, 3]    # hexagon: corners with label 0 when labels = "two"
+    test_size = 2000            # held-out points for NLL and MMD
+    seed = 0                    # seeds the held-out set and (with each trial seed) training sets
+
+    [base]                      # hyperparameters of every configuration (defaults shown)
+    hidden_size = 64
+    blocks = 8
+    train_size = 2000
+    epochs = 20
+    lr = 1e-3
+    batch_size = 256
+    condition = false           # condition on one-hot labels
+    bottleneck = 0              # k of the artificial bottleneck, 0 = off
+    reconstruction_weight = 1.0
+    shared_subnet = false
+    schedule = "constant"       # or "cosine"
+    lr_min = 1e-5               # end of the cosine schedule
+
+    [sweep]                     # configurations = union of the three, base if none is given
+    grid = { lr = [3e-4, 1e-3], hidden_size = [32, 64] }      # Cartesian product
+    one_at_a_time = { epochs = [10, 40], blocks = [4, 12] }   # one key varied, others at base
+    points = [{ lr = 3e-3, epochs = 10 }]                     # explicit overrides of base
+
+Metrics: ``test_nll`` (held-out NLL, nats), ``nll_gap`` (its excess over the true density's NLL),
+``mmd`` (squared MMD of generated against held-out points), ``data_scores`` (share of the modes
+covered; outliers for the hexagon; oracle accuracy for conditional models). The parameter count
+and training/evaluation times are always recorded.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from innlab._validation import (
+    check_choice,
+    check_nonnegative_int,
+    check_positive_float,
+    check_positive_int,
+)
+from innlab.sweeps.trial import Trial
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = [
+    "DATASETS",
+    "METRICS",
+    "PARAM_DEFAULTS",
+    "SweepConfig",
+    "SweepConfigError",
+    "load_config",
+]
+
+METRICS = ("test_nll", "nll_gap", "mmd", "data_scores")
+
+PARAM_DEFAULTS: dict[str, Any] = {
+    "hidden_size": 64,
+    "blocks": 8,
+    "train_size": 2000,
+    "epochs": 20,
+    "lr": 1e-3,
+    "batch_size": 256,
+    "condition": False,
+    "bottleneck": 0,
+    "reconstruction_weight": 1.0,
+    "shared_subnet": False,
+    "schedule": "constant",
+    "lr_min": 1e-5,
+}
+
+_COMMON_DATA = {"test_size": 2000, "seed": 0}
+DATASETS: dict[str, dict[str, Any]] = {
+    "moons": {"noise": 0.1, **_COMMON_DATA},
+    "hexagon": {
+        "radius": 1.0,
+        "std": None,  # radius / 10
+        "labels": "component",
+        "two_label_group": [0, 3],
+        **_COMMON_DATA,
+    },
+}
+_DATA_DIM = 2  # both data sets are two-dimensional
+
+_TOP_KEYS = ("name", "seeds", "metrics", "keep_samples", "vectorize", "data", "base", "sweep")
+_SWEEP_KEYS = ("grid", "one_at_a_time", "points")
+
+
+class SweepConfigError(ValueError):
+    """A sweep configuration has an unknown key or a bad value; the message names the key."""
+
+
+def _check_bool(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be true or false, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _check_bottleneck(value: Any, name: str) -> int:
+    value = check_nonnegative_int(value, name)
+    if value > _DATA_DIM:
+        raise ValueError(f"{name} must be 0 (off) or a code size 1..{_DATA_DIM}, got {value}")
+    return value
+
+
+def _check_group(value: Any, name: str) -> list[int]:
+    if not isinstance(value, list):
+        raise TypeError(f"{name} must be a list of corner indices, got {type(value).__name__}")
+    return [check_nonnegative_int(v, f"{name}[{i}]") for i, v in enumerate(value)]
+
+
+_PARAM_CHECKS: dict[str, Callable[[Any, str], Any]] = {
+    "hidden_size": check_positive_int,
+    "blocks": check_positive_int,
+    "train_size": check_positive_int,
+    "epochs": check_positive_int,
+    "lr": check_positive_float,
+    "batch_size": check_positive_int,
+    "condition": _check_bool,
+    "bottleneck": _check_bottleneck,
+    "reconstruction_weight": partial(check_positive_float, allow_zero=True),
+    "shared_subnet": _check_bool,
+    "schedule": partial(check_choice, choices=("constant", "cosine")),
+    "lr_min": partial(check_positive_float, allow_zero=True),
+}
+
+_DATA_CHECKS: dict[str, Callable[[Any, str], Any]] = {
+    "noise": check_positive_float,
+    "radius": check_positive_float,
+    "std": check_positive_float,
+    "labels": partial(check_choice, choices=("component", "two")),
+    "two_label_group": _check_group,
+    "test_size": check_positive_int,
+    "seed": check_nonnegative_int,
+}
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """A validated sweep.
+
+    Attributes:
+        name: label of the sweep.
+        data: resolved data-set settings (see :data:`DATASETS`).
+        configurations: resolved hyperparameters of every configuration, without duplicates.
+        seeds: seeds run for every configuration.
+        metrics: quality metrics to record.
+        keep_samples: generated points stored in each record.
+        vectorize: train the seeds of a configuration together (same results, faster).
+    """
+
+    name: str
+    data: Mapping[str, Any]
+    configurations: tuple[Mapping[str, Any], ...]
+    seeds: tuple[int, ...]
+    metrics: tuple[str, ...]
+    keep_samples: int
+    vectorize: bool
+
+    def trials(self) -> list[Trial]:
+        """Every trial: each configuration with each seed, configurations first."""
+        return [
+            Trial(self.data, params, seed, self.metrics, self.keep_samples)
+            for params in self.configurations
+            for seed in self.seeds
+        ]
+
+
+def load_config(source: str | Path | Mapping[str, Any]) -> SweepConfig:
+    """Read and validate a sweep from a TOML file or from a dict of the same shape.
+
+    Raises:
+        SweepConfigError: unknown keys or bad values; the message names the offending key.
+    """
+    if isinstance(source, Mapping):
+        return _parse(source, "sweep config", "sweep")
+    path = Path(source)
+    label = f"sweep config {str(path)!r}"
+    try:
+        with path.open("rb") as f:
+            raw = tomllib.load(f)
+    except OSError as err:
+        raise SweepConfigError(f"cannot read {label}: {err.strerror or err}") from err
+    except tomllib.TOMLDecodeError as err:
+        raise SweepConfigError(f"{label} is not valid TOML: {err}") from err
+    return _parse(raw, label, path.stem)
+
+
+def _parse(raw: Mapping[str, Any], label: str, default_name: str) -> SweepConfig:
+    try:
+        return _parse_unchecked(raw, default_name)
+    except (TypeError, ValueError) as err:
+        raise SweepConfigError(f"{label}: {err}") from err
+
+
+def _parse_unchecked(raw: Mapping[str, Any], default_name: str) -> SweepConfig:
+    _check_keys(raw, _TOP_KEYS, "")
+    name = raw.get("name", default_name)
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"name must be a non-empty string, got {name!r}")
+    vectorize = _check_bool(raw.get("vectorize", True), "vectorize")
+    data = _parse_data(_table(raw, "data"))
+    base = _parse_params(_table(raw, "base"), "base", PARAM_DEFAULTS)
+    sweep = _table(raw, "sweep")
+    _check_keys(sweep, _SWEEP_KEYS, "sweep.")
+    configurations = _expand(sweep, base)
+    return SweepConfig(
+        name=name,
+        data=data,
+        configurations=configurations,
+        seeds=_parse_seeds(raw.get("seeds", [0])),
+        metrics=_parse_metrics(raw.get("metrics", list(METRICS))),
+        keep_samples=_parse_keep_samples(raw.get("keep_samples", 0), data["test_size"]),
+        vectorize=vectorize,
+    )
+
+
+def _table(raw: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = raw.get(key, {})
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{key} must be a table, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _check_keys(table: Mapping[str, Any], allowed: Any, prefix: str) -> None:
+    for key in table:
+        if key not in allowed:
+            options = ", ".join(allowed)
+            raise ValueError(f"unknown key '{prefix}{key}'; expected one of: {options}")
+
+
+def _parse_data(table: Mapping[str, Any]) -> dict[str, Any]:
+    name = check_choice(table.get("name", "moons"), "data.name", tuple(DATASETS))
+    defaults = DATASETS[name]
+    options = {k: v for k, v in table.items() if k != "name"}
+    for key in options:
+        if key not in defaults:
+            raise ValueError(
+                f"unknown key 'data.{key}' for data set {name!r}; expected one of: "
+                + ", ".join(["name", *defaults])
+            )
+    data: dict[str, Any] = {"name": name}
+    for key, default in defaults.items():
+        value = options.get(key, default)
+        data[key] = None if value is None else _DATA_CHECKS[key](value, f"data.{key}")
+    if data["test_size"] < 4:  # the MMD's bandwidths come from two halves of it
+        raise ValueError(f"data.test_size must be >= 4, got {data['test_size']}")
+    if name == "hexagon" and data["std"] is None:
+        data["std"] = data["radius"] / 10
+    return data
+
+
+def _parse_params(
+    table: Mapping[str, Any], prefix: str, defaults: Mapping[str, Any]
+) -> dict[str, Any]:
+    _check_keys(table, tuple(PARAM_DEFAULTS), f"{prefix}.")
+    params = dict(defaults)
+    for key, value in table.items():
+        params[key] = _PARAM_CHECKS[key](value, f"{prefix}.{key}")
+    return params
+
+
+def _axes(table: Any, prefix: str) -> dict[str, list[Any]]:
+    """``{key: [values]}`` of a sweep table, each value checked like the base key."""
+    if not isinstance(table, Mapping):
+        raise TypeError(f"{prefix} must be a table of lists, got {type(table).__name__}")
+    _check_keys(table, tuple(PARAM_DEFAULTS), f"{prefix}.")
+    axes = {}
+    for key, values in table.items():
+        if not isinstance(values, list) or not values:
+            raise ValueError(f"{prefix}.{key} must be a non-empty list of values, got {values!r}")
+        axes[key] = [_PARAM_CHECKS[key](v, f"{prefix}.{key}[{i}]") for i, v in enumerate(values)]
+    return axes
+
+
+def _expand(sweep: Mapping[str, Any], base: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+    configurations: list[dict[str, Any]] = []
+    if "grid" in sweep:
+        grid = _axes(sweep["grid"], "sweep.grid")
+        for combination in itertools.product(*grid.values()):
+            configurations.append({**base, **dict(zip(grid, combination, strict=True))})
+    if "one_at_a_time" in sweep:
+        configurations.append(dict(base))
+        for key, values in _axes(sweep["one_at_a_time"], "sweep.one_at_a_time").items():
+            configurations.extend({**base, key: value} for value in values)
+    if "points" in sweep:
+        points = sweep["points"]
+        if not isinstance(points, list) or not points:
+            raise ValueError(f"sweep.points must be a non-empty list of tables, got {points!r}")
+        for i, point in enumerate(points):
+            if not isinstance(point, Mapping):
+                raise TypeError(f"sweep.points[{i}] must be a table, got {point!r}")
+            configurations.append(_parse_params(point, f"sweep.points[{i}]", base))
+    if not configurations:
+        configurations.append(dict(base))
+    unique: dict[tuple[tuple[str, Any], ...], dict[str, Any]] = {}
+    for configuration in configurations:
+        unique.setdefault(tuple(sorted(configuration.items())), configuration)
+    return tuple(unique.values())
+
+
+def _parse_keep_samples(value: Any, test_size: int) -> int:
+    value = check_nonnegative_int(value, "keep_samples")
+    if value > test_size:
+        raise ValueError(
+            f"keep_samples must be <= data.test_size ({test_size}), the points generated, "
+            f"got {value}"
+        )
+    return value
+
+
+def _parse_seeds(value: Any) -> tuple[int, ...]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return tuple(range(check_positive_int(value, "seeds")))
+    if not isinstance(value, list) or not value:
+        raise ValueError(f"seeds must be a count >= 1 or a non-empty list of ints, got {value!r}")
+    seeds = tuple(check_nonnegative_int(s, f"seeds[{i}]") for i, s in enumerate(value))
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be distinct, got {list(seeds)}")
+    return seeds
+
+
+def _parse_metrics(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise TypeError(f"metrics must be a list of names, got {type(value).__name__}")
+    metrics = tuple(check_choice(m, f"metrics[{i}]", METRICS) for i, m in enumerate(value))
+    if len(set(metrics)) != len(metrics):
+        raise ValueError(f"metrics must not repeat a name, got {list(metrics)}")
+    return metrics
