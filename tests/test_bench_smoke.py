@@ -1,0 +1,94 @@
+"""The peer benchmark starts for every library and workload (``bench_peers.py --smoke``)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+for _library in ("FrEIA", "nflows", "normflows", "zuko"):
+    pytest.importorskip(_library, reason="the peer benchmark needs the 'bench' extra")
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def load_peers():
+    """``benchmarks/_peers.py`` (the benchmarks folder is not a package)."""
+    if "_peers" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("_peers", BENCHMARKS / "_peers.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["_peers"] = module  # dataclasses look their module up while being built
+        spec.loader.exec_module(module)
+    return sys.modules["_peers"]
+
+
+@pytest.mark.parametrize("cond", [0, 2])
+def test_every_library_reports_log_prob_with_the_same_constant(cond):
+    """A new model is the identity map (nflows aside), so log_prob is the standard normal's."""
+    peers = load_peers()
+    arch = peers.Arch(dim=4, hidden=8, blocks=3, cond=cond)
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(32, 4, generator=generator)
+    c = torch.eye(2)[torch.randint(2, (32,), generator=generator)] if cond else None
+    expected = peers.standard_normal_log_prob(x)
+    for name, build in peers.BUILDERS.items():
+        try:
+            runner = build(arch, 0)
+        except peers.Unsupported:
+            assert name == "normflows" and cond
+            continue
+        with torch.no_grad():
+            log_p = runner.log_prob(x, c)
+            if name == "nflows":  # its initial scale is sigmoid(2) + 1e-3, not 1
+                z, log_det = runner.module._transform(x, context=c)
+                expected_here = peers.standard_normal_log_prob(z) + log_det
+            else:
+                expected_here = expected
+        assert log_p.shape == (32,), name
+        torch.testing.assert_close(log_p, expected_here, atol=1e-4, rtol=0, msg=name)
+        assert runner.sample(5, None if c is None else c[:5]).shape == (5, 4), name
+
+
+def test_smoke_run_covers_every_library_and_workload(tmp_path):
+    out = tmp_path / "peers.json"
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_peers.py"), "--smoke", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "targets:" in done.stdout
+    report = json.loads(out.read_text())
+
+    models = ["innlab-shared", "innlab-separate", "FrEIA", "nflows", "normflows", "zuko"]
+    models.append("plain-torch")
+    rows = {(r["workload"], r["model"]): r for r in report["throughput"]}
+    for workload in ("moons", "digits", "moons-cond"):
+        for model in models:
+            row = rows[(workload, model)]
+            if (workload, model) == ("moons-cond", "normflows"):
+                assert "skipped" in row
+                continue
+            assert row["parameters"] > 0
+            for metric in ("train_steps_per_s", "log_prob_points_per_s", "sample_points_per_s"):
+                assert math.isfinite(row[metric]) and row[metric] > 0, (workload, model, metric)
+
+    series = report["time_to_quality"]["series"]
+    assert set(series) == set(models)
+    for record in series.values():
+        assert all(math.isfinite(v) for v in record["test_nll"])
+        assert record["seconds"] == sorted(record["seconds"])
+
+    assert set(report["deviations"]) == set(models)
+    assert report["deviations"]["normflows"]
+    meta = report["meta"]
+    assert meta["cpu_count"] and meta["date"]
+    assert {"torch", "FrEIA", "nflows", "normflows", "zuko"} <= set(meta["versions"])
+    assert report["targets"] and report["ratios"]
