@@ -194,3 +194,15 @@ def test_invertibility_property(
     assert z.shape == (n, dim) and log_det.shape == (n,)
     tol = 1e-10 if double else 1e-5
     assert (flow.decode(z, c) - x).abs().max() < tol
+
+
+def test_separate_subnets_agree_between_small_and_large_batch_paths() -> None:
+    flow = make_flow(3, condition_size=2)
+    x = torch.randn(5000, 3)
+    c = conditions(5000, 2)
+    z_large, log_det_large = flow.encode(x, c)  # above the batched-product threshold
+    z_small = torch.cat(
+        [flow.encode(x[i : i + 1000], c[i : i + 1000])[0] for i in range(0, 5000, 1000)]
+    )
+    assert torch.allclose(z_large, z_small, atol=1e-5)
+    assert (flow.decode(z_large, c) - x).abs().max() < 1e-5
