@@ -55,9 +55,14 @@ class ImageSet:
     prep: PixelPreprocessing
     pixels: dict[str, Tensor]  # split -> (n, 64)
     labels: dict[str, Tensor]  # split -> (n,)
-    y: dict[str, Tensor]  # split -> flow input (n, 64)
-    log_det: dict[str, Tensor]  # split -> preprocessing log-det (n,)
+    y: dict[str, Tensor]  # split -> flow input (n, 64); train: (copies * n, 64)
+    log_det: dict[str, Tensor]  # split -> preprocessing log-det, same rows as y
     forest: Any = None
+    copies: int = 1  # independently dequantised copies of each training image in y["train"]
+
+    def train_conditions(self) -> Tensor:
+        """One-hot labels matching the rows of ``y["train"]``."""
+        return one_hot(self.labels["train"].repeat(self.copies), NUM_CLASSES)
 
     def images(self, split: str) -> Tensor:
         """Real images of ``split`` scaled to [0, 1]."""
@@ -65,6 +70,8 @@ class ImageSet:
 
     def subset(self, n: int, seed: int = 0) -> ImageSet:
         """The same data with only ``n`` training images (stratified)."""
+        if self.copies != 1:
+            raise ValueError(f"subset needs a data set with copies=1, got copies={self.copies}")
         keep, _ = train_test_split(
             np.arange(self.labels["train"].shape[0]),
             train_size=n,
@@ -94,8 +101,13 @@ def load_images(
     data_dir: str | Path | None = None,
     n_train: int | None = None,
     forest_trees: int = 300,
+    copies: int = 1,
 ) -> ImageSet:
     """Load ``"digits"`` or ``"mnist"`` with train/val/test splits and a fitted random forest.
+
+    ``copies`` independently dequantised copies of every training image form the flow's
+    training set: with few images (digits) this is fresh dequantisation noise for ``copies``
+    epochs and delays overfitting the fixed noise.
 
     Digits: the fixed 1437/360 train/test split, 15% of train held out for model selection.
     MNIST: 5,000 of the 60,000 training images held out (10% of smaller files); ``n_train``
@@ -124,9 +136,11 @@ def load_images(
     y_flow, log_det = {}, {}
     for split, values in pixels.items():
         generator = torch.Generator().manual_seed(DEQUANTISATION_SEEDS[split])
+        if split == "train":
+            values = values.repeat(copies, 1)
         y_flow[split], log_det[split] = prep.forward(prep.dequantize(values, generator))
     forest = fit_digit_classifier(pixels["train"], labels["train"], n_estimators=forest_trees)
-    return ImageSet(name, prep, pixels, labels, y_flow, log_det, forest)
+    return ImageSet(name, prep, pixels, labels, y_flow, log_det, forest, copies)
 
 
 def _fit(
@@ -139,7 +153,7 @@ def _fit(
     bottleneck: int | None = None,
     weight: float = 1.0,
 ) -> tuple[RealNVP, Any]:
-    c_train = one_hot(data.labels["train"], NUM_CLASSES) if conditional else None
+    c_train = data.train_conditions() if conditional else None
     c_val = one_hot(data.labels["val"], NUM_CLASSES) if conditional else None
     extra: dict[str, Any] = {}
     if bottleneck is not None:
@@ -147,6 +161,7 @@ def _fit(
     recipe = {
         "data": data.name,
         "n_train": int(data.labels["train"].shape[0]),
+        "copies": data.copies,
         "prep": data.prep.to_dict(),
         "dequantisation": DEQUANTISATION_SEEDS,
     }
@@ -329,8 +344,10 @@ def _reconstruction(flow: RealNVP, data: ImageSet, k: int) -> float:
 def more_data_study(data: ImageSet, preset: Preset, store: ModelStore) -> Outcome:
     """MNIST with as few training images as digits has, against all of them."""
     small = data.subset(preset.mnist_small_n)
-    # as many optimizer steps as the full model gets; held-out selection stops overfitting
-    epochs = math.ceil(preset.mnist.epochs * data.labels["train"].shape[0] / preset.mnist_small_n)
+    # as many optimizer steps as the full model gets, but at most 200 epochs: held-out
+    # selection picks an early epoch anyway, as small training sets overfit within ~10-50
+    full_n = data.labels["train"].shape[0]
+    epochs = min(math.ceil(preset.mnist.epochs * full_n / preset.mnist_small_n), 200)
     budget = replace(preset.mnist, epochs=epochs)
     model, history = _fit(
         store, f"mnist-small-{preset.mnist_small_n}", small, budget, conditional=False
@@ -360,7 +377,10 @@ def more_data_study(data: ImageSet, preset: Preset, store: ModelStore) -> Outcom
 def conditional_images(name: str, data: ImageSet, preset: Preset, store: ModelStore) -> Outcome:
     """A conditional RealNVP on digit labels: images per requested label at several
     temperatures, scored by the random forest next to real test images."""
-    budget = preset.digits if name == "digits" else preset.mnist
+    if name == "digits":
+        budget = preset.digits
+    else:
+        budget = replace(preset.mnist, epochs=preset.mnist_conditional_epochs)
     model, history = _fit(store, f"{name}-conditional", data, budget, conditional=True)
     real = classifier_scores(data.forest, data.pixels["test"], data.labels["test"])
     labels = torch.arange(NUM_CLASSES)

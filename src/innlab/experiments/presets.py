@@ -55,9 +55,11 @@ class Preset:
     sweep_epochs: int
     sweep_n_train: int
     digits: FlowBudget
+    digits_copies: int  # independently dequantised copies of each training digit
     bottleneck_ks: tuple[int, ...]
     bottleneck_weight: float
     mnist: FlowBudget
+    mnist_conditional_epochs: int
     mnist_small_n: int  # training images of the "less data" MNIST model
     images_per_label: int
     temperatures: tuple[float, ...] = (1.0, 0.8, 0.6)
@@ -71,17 +73,19 @@ class Preset:
 
 _QUICK = Preset(
     name="quick",
-    moons=FlowBudget(hidden=64, blocks=8, epochs=250, n_train=10_000),
-    hexagon=FlowBudget(hidden=64, blocks=12, epochs=250, n_train=10_000),
+    moons=FlowBudget(hidden=64, blocks=8, epochs=200, n_train=8_000),
+    hexagon=FlowBudget(hidden=64, blocks=12, epochs=320, n_train=8_000),
     toy_n_test=2_000,
     null_draws=20,
     sweep_seeds=3,
-    sweep_epochs=60,
-    sweep_n_train=4_000,
-    digits=FlowBudget(hidden=256, blocks=8, epochs=150, batch_size=128, lr=1e-3),
+    sweep_epochs=40,
+    sweep_n_train=2_000,
+    digits=FlowBudget(hidden=128, blocks=8, epochs=10, batch_size=128),
+    digits_copies=16,
     bottleneck_ks=(2, 4, 8),
     bottleneck_weight=1.0,
-    mnist=FlowBudget(hidden=256, blocks=8, epochs=12, lr=1e-3),
+    mnist=FlowBudget(hidden=256, blocks=8, epochs=10),
+    mnist_conditional_epochs=20,
     mnist_small_n=1_437,
     images_per_label=200,
 )
@@ -98,8 +102,10 @@ PRESETS: dict[str, Preset] = {
         sweep_epochs=1,
         sweep_n_train=500,
         digits=FlowBudget(hidden=16, blocks=2, epochs=2, batch_size=128),
+        digits_copies=2,
         bottleneck_ks=(2, 8),
         mnist=FlowBudget(hidden=16, blocks=2, epochs=1, n_train=2_000),
+        mnist_conditional_epochs=1,
         mnist_small_n=500,
         images_per_label=20,
         forest_trees=30,
@@ -115,8 +121,10 @@ PRESETS: dict[str, Preset] = {
         sweep_seeds=5,
         sweep_epochs=150,
         sweep_n_train=10_000,
-        digits=FlowBudget(hidden=512, blocks=8, epochs=300, batch_size=128),
+        digits=FlowBudget(hidden=256, blocks=8, epochs=30, batch_size=128),
+        digits_copies=32,
         mnist=FlowBudget(hidden=512, blocks=8, epochs=40),
+        mnist_conditional_epochs=40,
         images_per_label=500,
     ),
 }
