@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --constraint constraints.txt
 PRESET ?= quick
 OUT ?= report
+DATA_DIR ?=
 
 .PHONY: install test lint report bench clean
 
@@ -30,7 +31,7 @@ test: lint
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q
 
 report: install
-	$(BIN)/innlab report --preset $(PRESET) --out $(OUT)
+	$(BIN)/innlab report --preset $(PRESET) --out $(OUT) $(if $(DATA_DIR),--data-dir $(DATA_DIR))
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/bench_peers.py --threads 1 2
