@@ -363,6 +363,7 @@ say(
 # against 1,437 for the digits data set.
 
 # %%
+mnist_data: images.ImageSet | None
 try:
     mnist_data = images.load_images("mnist", data_dir=DATA_DIR, forest_trees=preset.forest_trees)
 except FileNotFoundError as err:
