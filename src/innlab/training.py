@@ -85,6 +85,33 @@ def _mean_nll(model: RealNVP, x: Tensor, c: Tensor | None, chunk: int = 8192) ->
     return total / x.shape[0]
 
 
+def check_training_options(
+    input_size: int,
+    epochs: int,
+    lr: float,
+    batch_size: int,
+    schedule: str | None,
+    lr_min: float,
+    bottleneck: int | None,
+    reconstruction_weight: float,
+) -> tuple[int, float, int, float, int | None, float]:
+    """Validate the options every training loop shares; return them normalised
+    ``(epochs, lr, batch_size, lr_min, bottleneck, reconstruction_weight)``."""
+    epochs = check_positive_int(epochs, "epochs")
+    lr = check_positive_float(lr, "lr")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    check_choice(schedule, "schedule", (None, "cosine"))
+    lr_min = check_positive_float(lr_min, "lr_min", allow_zero=True)
+    reconstruction_weight = check_positive_float(
+        reconstruction_weight, "reconstruction_weight", allow_zero=True
+    )
+    if bottleneck is not None:
+        bottleneck = check_positive_int(bottleneck, "bottleneck")
+        if bottleneck > input_size:
+            raise ValueError(f"bottleneck must be <= input_size ({input_size}), got {bottleneck}")
+    return epochs, lr, batch_size, lr_min, bottleneck, reconstruction_weight
+
+
 def _grad_norm(params: Sequence[Tensor]) -> Tensor:
     return torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])
 
@@ -144,24 +171,20 @@ def train_inn(
     """
     if not isinstance(model, RealNVP):
         raise TypeError(f"model must be an innlab.RealNVP, got {type(model).__name__}")
-    epochs = check_positive_int(epochs, "epochs")
-    lr = check_positive_float(lr, "lr")
-    batch_size = check_positive_int(batch_size, "batch_size")
-    check_choice(schedule, "schedule", (None, "cosine"))
-    lr_min = check_positive_float(lr_min, "lr_min", allow_zero=True)
-    reconstruction_weight = check_positive_float(
-        reconstruction_weight, "reconstruction_weight", allow_zero=True
+    epochs, lr, batch_size, lr_min, bottleneck, reconstruction_weight = check_training_options(
+        model.input_size,
+        epochs,
+        lr,
+        batch_size,
+        schedule,
+        lr_min,
+        bottleneck,
+        reconstruction_weight,
     )
     max_bad_steps = check_positive_int(max_bad_steps, "max_bad_steps")
     checkpoint_every = check_positive_int(checkpoint_every, "checkpoint_every")
     if max_grad_norm is not None:
         max_grad_norm = check_positive_float(max_grad_norm, "max_grad_norm")
-    if bottleneck is not None:
-        bottleneck = check_positive_int(bottleneck, "bottleneck")
-        if bottleneck > model.input_size:
-            raise ValueError(
-                f"bottleneck must be <= input_size ({model.input_size}), got {bottleneck}"
-            )
     if keep_best and test_data is None:
         raise ValueError("keep_best=True needs test_data to choose the best epoch")
     if resume and checkpoint is None:

@@ -25,9 +25,8 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call, stack_module_state, vmap
 
-from innlab._validation import check_choice, check_positive_float, check_positive_int
 from innlab.flows.realnvp import RealNVP
-from innlab.training import History, _bottleneck_loss, nll_loss
+from innlab.training import History, _bottleneck_loss, check_training_options, nll_loss
 
 __all__ = ["NotVectorizableError", "train_inn_vectorized"]
 
@@ -87,20 +86,16 @@ def train_inn_vectorized(
         NotVectorizableError: a seed hit a non-finite loss or weights; the models are unchanged.
     """
     x, c = _check_inputs(models, data, conditions, seeds)
-    epochs = check_positive_int(epochs, "epochs")
-    lr = check_positive_float(lr, "lr")
-    batch_size = check_positive_int(batch_size, "batch_size")
-    check_choice(schedule, "schedule", (None, "cosine"))
-    lr_min = check_positive_float(lr_min, "lr_min", allow_zero=True)
-    reconstruction_weight = check_positive_float(
-        reconstruction_weight, "reconstruction_weight", allow_zero=True
+    epochs, lr, batch_size, lr_min, bottleneck, reconstruction_weight = check_training_options(
+        models[0].input_size,
+        epochs,
+        lr,
+        batch_size,
+        schedule,
+        lr_min,
+        bottleneck,
+        reconstruction_weight,
     )
-    if bottleneck is not None:
-        bottleneck = check_positive_int(bottleneck, "bottleneck")
-        if bottleneck > models[0].input_size:
-            raise ValueError(
-                f"bottleneck must be <= input_size ({models[0].input_size}), got {bottleneck}"
-            )
 
     params, buffers = stack_module_state(list(models))  # detached copies; params require grad
     objective = _SeedLoss(copy.deepcopy(models[0]).to("meta"), bottleneck, reconstruction_weight)
