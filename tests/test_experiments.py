@@ -11,7 +11,7 @@ import torch
 from innlab.data import two_moons
 from innlab.experiments.presets import PRESETS, get_preset
 from innlab.experiments.recording import Results, rounded
-from innlab.experiments.store import ModelStore
+from innlab.experiments.store import FitJob, ModelStore
 from innlab.experiments.toy import iid_moons, mmd_null_for, toy_data
 
 
@@ -41,6 +41,29 @@ def test_store_retrains_over_a_corrupted_cache(tmp_path: Path) -> None:
         "m", {"input_size": 2, "hidden_size": 8, "blocks": 1}, x, recipe={}, epochs=1
     )
     assert model.log_prob(x).shape == (128,)
+
+
+def test_prefetch_trains_in_workers_and_fit_then_loads(tmp_path: Path) -> None:
+    x, _ = two_moons(256, seed=0)
+    jobs = [
+        FitJob(
+            f"m{width}",
+            {"input_size": 2, "hidden_size": width, "blocks": 2},
+            x,
+            recipe={"data": "moons"},
+            train_kwargs={"epochs": 1, "batch_size": 64},
+        )
+        for width in (4, 8)
+    ]
+    store = ModelStore(tmp_path, force=True, progress=False)
+    store.prefetch(jobs, workers=2)
+    stamps = {job.name: (tmp_path / f"{job.name}.pt").stat().st_mtime_ns for job in jobs}
+    models = [job.run(store)[0] for job in jobs]  # loaded although force is set: trained just now
+    assert {job.name: (tmp_path / f"{job.name}.pt").stat().st_mtime_ns for job in jobs} == stamps
+    reference, _ = jobs[1].run(ModelStore(tmp_path / "ref", progress=False))
+    torch.testing.assert_close(models[1].log_prob(x), reference.log_prob(x))
+    store.prefetch(jobs, workers=2)  # nothing left to train
+    assert {job.name: (tmp_path / f"{job.name}.pt").stat().st_mtime_ns for job in jobs} == stamps
 
 
 def test_rounding_and_results_file(tmp_path: Path) -> None:

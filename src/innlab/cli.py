@@ -167,7 +167,12 @@ def _add_report(subparsers: Any) -> None:
     p.add_argument(
         "--data-dir", default=None, help="folder with MNIST/raw (default $INNLAB_DATA or ./data)"
     )
-    p.add_argument("--workers", type=int, default=1, help="processes for the sweep")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="processes for the toy models and the sweep (default: one per CPU core)",
+    )
     p.add_argument("--zip", action="store_true", help="also pack notebook and HTML in a zip")
     p.add_argument("--force", action="store_true", help="retrain all models")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

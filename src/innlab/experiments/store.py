@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,32 @@ from innlab.flows.io import (
 from innlab.flows.realnvp import RealNVP
 from innlab.training import History, train_inn
 
-__all__ = ["ModelStore"]
+__all__ = ["FitJob", "ModelStore"]
+
+
+@dataclass(frozen=True)
+class FitJob:
+    """The arguments of one :meth:`ModelStore.fit` call, so that it can run elsewhere."""
+
+    name: str
+    model_kwargs: dict[str, Any]
+    data: Tensor
+    conditions: Tensor | None = None
+    recipe: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    train_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def run(self, store: ModelStore) -> tuple[RealNVP, History]:
+        """``store.fit(...)`` with these arguments."""
+        return store.fit(
+            self.name,
+            self.model_kwargs,
+            self.data,
+            self.conditions,
+            recipe=self.recipe,
+            seed=self.seed,
+            **self.train_kwargs,
+        )
 
 
 class ModelStore:
@@ -39,6 +66,38 @@ class ModelStore:
         self.force = force
         self.device = device
         self.progress = progress
+        self._fresh: set[str] = set()  # keys trained by this store (exempt from ``force``)
+
+    def prefetch(self, jobs: Sequence[FitJob], workers: int) -> None:
+        """Train the models of ``jobs`` that are not cached yet, ``workers`` at a time in worker
+        processes with one torch thread each; later :meth:`fit` calls then load them.
+
+        Small models run fastest on one thread each, so two workers on two cores train two
+        models in about the time of one.
+        """
+        from innlab.sweeps.executors import run_local
+
+        todo = [job for job in jobs if self._cached(job) is None]
+        if not todo:
+            return
+        keys = [_key(job) for job in todo]
+        tasks = [(str(self.folder), job) for job in todo]
+        run_local(tasks, min(workers, len(tasks)), lambda _: None, function=_fit_fresh)
+        self._fresh.update(keys)
+
+    def _cached(self, job: FitJob) -> tuple[RealNVP, History] | None:
+        path = self.folder / f"{job.name}.pt"
+        key = _key(job)
+        if not path.exists() or (self.force and key not in self._fresh):
+            return None
+        try:
+            payload = safe_load(path)
+        except CheckpointError:
+            return None  # unreadable cache: retrain and overwrite it
+        if payload.get("key") != key:
+            return None
+        model = model_from_payload(payload["model"], str(path)).to(self.device)
+        return model.eval(), History.from_dict(payload["history"])
 
     def fit(
         self,
@@ -63,29 +122,38 @@ class ModelStore:
             train_kwargs: passed on to :func:`innlab.train_inn` (tensors are not part of the key,
                 so describe held-out data in ``recipe``).
         """
-        plain = {k: v for k, v in train_kwargs.items() if not isinstance(v, Tensor)}
-        key_source = {"model": model_kwargs, "train": plain, "recipe": recipe, "seed": seed}
-        key = hashlib.sha256(json.dumps(key_source, sort_keys=True).encode()).hexdigest()[:16]
-        path = self.folder / f"{name}.pt"
-        if path.exists() and not self.force:
-            try:
-                payload = safe_load(path)
-                if payload.get("key") == key:
-                    model = model_from_payload(payload["model"], str(path)).to(self.device)
-                    return model.eval(), History.from_dict(payload["history"])
-            except CheckpointError:
-                pass  # unreadable cache: retrain and overwrite it
+        job = FitJob(name, model_kwargs, data, conditions, recipe, seed, train_kwargs)
+        cached = self._cached(job)
+        if cached is not None:
+            return cached
         model = RealNVP(**model_kwargs, seed=seed).to(self.device)
         history = train_inn(
             model, data, conditions, seed=seed, progress=self.progress, **train_kwargs
         )
         atomic_save(
             {
-                "key": key,
-                "recipe": key_source,
+                "key": _key(job),
+                "recipe": _key_source(job),
                 "model": model_payload(model),
                 "history": history.to_dict(),
             },
-            path,
+            self.folder / f"{name}.pt",
         )
+        self._fresh.add(_key(job))
         return model.eval(), history
+
+
+def _key_source(job: FitJob) -> dict[str, Any]:
+    """Everything that shapes the trained model (tensors are described by the recipe)."""
+    plain = {k: v for k, v in job.train_kwargs.items() if not isinstance(v, Tensor)}
+    return {"model": job.model_kwargs, "train": plain, "recipe": job.recipe, "seed": job.seed}
+
+
+def _key(job: FitJob) -> str:
+    return hashlib.sha256(json.dumps(_key_source(job), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _fit_fresh(task: tuple[str, FitJob]) -> None:
+    """Worker side of :meth:`ModelStore.prefetch`: train one job and write it to the folder."""
+    folder, job = task
+    job.run(ModelStore(folder, force=True, progress=False))

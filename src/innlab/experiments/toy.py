@@ -21,8 +21,7 @@ from innlab.data import (
     two_moons_posterior,
 )
 from innlab.experiments.presets import FlowBudget, Preset
-from innlab.experiments.store import ModelStore
-from innlab.flows.realnvp import RealNVP
+from innlab.experiments.store import FitJob, ModelStore
 from innlab.metrics import (
     NormalityReport,
     code_normality,
@@ -41,12 +40,14 @@ from innlab.plots import (
 __all__ = [
     "BANDWIDTHS",
     "Outcome",
+    "TOY_MODELS",
     "ToyData",
     "conditional_toy",
     "iid_moons",
     "mmd_null_for",
     "normality_summary",
     "toy_data",
+    "toy_fit_jobs",
     "unconditional_toy",
 ]
 
@@ -144,34 +145,67 @@ def mmd_null_for(data: ToyData, n: int, draws: int) -> dict[str, Any]:
     }
 
 
-def _fit(
-    store: ModelStore,
-    name: str,
-    data: ToyData,
-    budget: FlowBudget,
-    x_train: Tensor,
-    c_train: Tensor | None,
-    x_test: Tensor,
-    c_test: Tensor | None,
-) -> tuple[RealNVP, Any]:
-    condition_size = 0 if c_train is None else data.num_classes
+@dataclass(frozen=True)
+class _ToySetup:
+    """Data, budget and model job of one toy experiment."""
+
+    data: ToyData
+    budget: FlowBudget
+    x_train: Tensor
+    y_train: Tensor
+    x_test: Tensor
+    y_test: Tensor
+    job: FitJob
+
+
+TOY_MODELS = (
+    ("moons", None, False),
+    ("hexagon", None, False),
+    ("moons", None, True),
+    ("hexagon", "component", True),
+    ("hexagon", "two", True),
+)
+"""``(data set, labels, conditional)`` of every model the toy experiments train."""
+
+
+def _setup(name: str, labels: str | None, conditional: bool, preset: Preset) -> _ToySetup:
+    data = toy_data(name, labels)
+    budget = preset.moons if name == "moons" else preset.hexagon
+    x_train, y_train = data.sample(budget.n_train or 10_000, TRAIN_SEED)
+    x_test, y_test = data.sample(preset.toy_n_test, TEST_SEED)
+    k = data.num_classes
+    c_train, c_test = (one_hot(y_train, k), one_hot(y_test, k)) if conditional else (None, None)
     recipe = {
         "data": data.name,
         "labels": data.labels,
         "n_train": budget.n_train,
-        "n_test": x_test.shape[0],
+        "n_test": preset.toy_n_test,
         "seeds": [TRAIN_SEED, TEST_SEED],
     }
-    return store.fit(
-        name,
-        {"input_size": 2, "condition_size": condition_size, **budget.model_kwargs()},
+    job = FitJob(
+        f"{name}-{data.labels}-conditional" if conditional else f"{name}-plain",
+        {"input_size": 2, "condition_size": k if conditional else 0, **budget.model_kwargs()},
         x_train,
         c_train,
-        recipe=recipe,
-        test_data=x_test,
-        test_conditions=c_test,
-        **budget.train_kwargs(),
+        recipe,
+        train_kwargs={
+            "test_data": x_test,
+            "test_conditions": c_test,
+            **budget.train_kwargs(),
+        },
     )
+    return _ToySetup(data, budget, x_train, y_train, x_test, y_test, job)
+
+
+def toy_fit_jobs(preset: Preset) -> list[FitJob]:
+    """The models of every toy experiment, longest first, for :meth:`ModelStore.prefetch`."""
+    jobs = [_setup(name, labels, cond, preset).job for name, labels, cond in TOY_MODELS]
+    return sorted(jobs, key=lambda job: -_cost(job))
+
+
+def _cost(job: FitJob) -> float:
+    kw = job.model_kwargs
+    return kw["blocks"] * kw["hidden_size"] ** 2 * job.train_kwargs["epochs"] * job.data.shape[0]
 
 
 def unconditional_toy(name: str, preset: Preset, store: ModelStore) -> Outcome:
@@ -181,12 +215,9 @@ def unconditional_toy(name: str, preset: Preset, store: ModelStore) -> Outcome:
     against test data placed within the real-vs-real null distribution, code normality, and (for
     the hexagon) mode coverage.
     """
-    data = toy_data(name)
-    budget = preset.moons if name == "moons" else preset.hexagon
-    n_test = preset.toy_n_test
-    x_train, _ = data.sample(budget.n_train or 10_000, TRAIN_SEED)
-    x_test, _ = data.sample(n_test, TEST_SEED)
-    model, history = _fit(store, f"{name}-plain", data, budget, x_train, None, x_test, None)
+    setup = _setup(name, None, False, preset)
+    data, budget, x_test, n_test = setup.data, setup.budget, setup.x_test, preset.toy_n_test
+    model, history = setup.job.run(store)
     model = model.cpu()
 
     with torch.no_grad():
@@ -255,14 +286,11 @@ def conditional_toy(
     proportions): MMD² against the whole test set and the marginal test NLL
     ``-log sum_y p(y) p(x|y)``, next to the plain model's.
     """
-    data = toy_data(name, labels)
-    budget = preset.moons if name == "moons" else preset.hexagon
+    setup = _setup(name, labels, True, preset)
+    data, x_test, y_test, y_train = setup.data, setup.x_test, setup.y_test, setup.y_train
     n_test, k = preset.toy_n_test, data.num_classes
-    x_train, y_train = data.sample(budget.n_train or 10_000, TRAIN_SEED)
-    x_test, y_test = data.sample(n_test, TEST_SEED)
-    c_train, c_test = one_hot(y_train, k), one_hot(y_test, k)
-    tag = f"{name}-{data.labels}-conditional"
-    model, history = _fit(store, tag, data, budget, x_train, c_train, x_test, c_test)
+    c_test = setup.job.train_kwargs["test_conditions"]
+    model, history = setup.job.run(store)
     model = model.cpu()
 
     prior = torch.bincount(y_train, minlength=k).double() / y_train.shape[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import zipfile
 from importlib.resources import files
 from pathlib import Path
@@ -44,7 +45,7 @@ def build_report(
     *,
     data_dir: str | Path | None = None,
     force: bool = False,
-    workers: int = 1,
+    workers: int | None = None,
     make_zip: bool = False,
     progress: bool = True,
 ) -> dict[str, Path]:
@@ -55,7 +56,8 @@ def build_report(
         out: output folder; trained models are cached in ``out/models`` and reused.
         data_dir: folder holding ``MNIST/raw`` (default: ``$INNLAB_DATA`` or ``./data``).
         force: retrain every model, and allow replacing a report of another preset in ``out``.
-        workers: processes for the hyperparameter sweep.
+        workers: processes that train the toy models and run the hyperparameter sweep, one
+            torch thread each (default: one per CPU core).
         make_zip: also pack notebook and HTML into ``normalizing-flows.zip``.
 
     Returns:
@@ -66,7 +68,7 @@ def build_report(
         ReportError: a cell failed (the partial notebook is written for inspection).
     """
     check_choice(preset, "preset", tuple(PRESETS))
-    workers = check_positive_int(workers, "workers")
+    workers = check_positive_int(os.cpu_count() or 1 if workers is None else workers, "workers")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     manifest = out / MANIFEST

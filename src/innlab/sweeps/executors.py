@@ -25,7 +25,7 @@ __all__ = ["EXECUTORS", "prepare_worker", "run_local", "run_ray"]
 
 EXECUTORS = ("local", "ray")
 Task = Mapping[str, Any]
-OnDone = Callable[[list[dict[str, Any]]], None]
+OnDone = Callable[[Any], None]
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters
 
@@ -45,17 +45,24 @@ def prepare_worker(threads: int | None) -> None:
         libc.mallopt(_M_TRIM_THRESHOLD, 1 << 30)
 
 
-def run_local(tasks: Sequence[Task], workers: int, on_done: OnDone) -> None:
-    """Run ``tasks`` on this machine: in this process for ``workers == 1``, else in ``workers``
-    worker processes (forkserver, else spawn) with one torch thread each, so that they do not
-    compete for cores.
+def run_local(
+    tasks: Sequence[Any],
+    workers: int,
+    on_done: OnDone,
+    *,
+    function: Callable[[Any], Any] = run_task,
+) -> None:
+    """Run ``function(task)`` (default :func:`~innlab.sweeps.task.run_task`) for every task on
+    this machine: in this process for ``workers == 1``, else in ``workers`` worker processes
+    (forkserver, else spawn) with one torch thread each, so that they do not compete for cores.
+    ``function`` must be importable by name (a module-level function).
 
     If a task raises, pending tasks are cancelled and the error propagates; tasks already handed
     to ``on_done`` stay done.
     """
     if workers == 1:
         for task in tasks:
-            on_done(run_task(task))
+            on_done(function(task))
         return
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     context = multiprocessing.get_context(method)
@@ -69,7 +76,7 @@ def run_local(tasks: Sequence[Task], workers: int, on_done: OnDone) -> None:
         initargs=(1,),
     )
     try:
-        futures = [pool.submit(run_task, task) for task in tasks]
+        futures = [pool.submit(function, task) for task in tasks]
         for future in as_completed(futures):
             on_done(future.result())
     except BaseException:
