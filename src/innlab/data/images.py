@@ -17,8 +17,6 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 from torch import Tensor
 from tqdm.auto import tqdm
 
@@ -55,6 +53,9 @@ def digits(split: str = "train", test_size: float = 0.2, seed: int = 0) -> tuple
     if test_size >= 1:
         raise ValueError(f"test_size must be a fraction in (0, 1), got {test_size}")
     seed = check_nonnegative_int(seed, "seed")
+    from sklearn.datasets import load_digits  # imported here: sklearn takes seconds to import
+    from sklearn.model_selection import train_test_split
+
     data = load_digits()
     x_train, x_test, y_train, y_test = train_test_split(
         data.data, data.target, test_size=test_size, stratify=data.target, random_state=seed

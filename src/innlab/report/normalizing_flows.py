@@ -175,8 +175,7 @@ shares = ", ".join(str(s) for s in g["mode_shares"])
 gb = g["budget"]
 say(
     f"The model has {gb['blocks']} blocks of width {gb['hidden']} and trained for {g['steps']} "
-    f"steps on {gb['n_train']} points, more than the two-moons model sees: a flow this deep "
-    f"fits a few thousand points of the mixture so closely that its test NLL suffers. "
+    f"steps on {gb['n_train']} points. "
     f"Test NLL {g['test_nll']} nats against {g['true_nll']} for the true density (gap "
     f"{g['nll_gap']}). Shares of {g['coverage_samples']} samples per corner: {shares} "
     f"(ideal 1/6; largest deviation {g['max_mode_share_error']}). A share of "

@@ -11,11 +11,13 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
+
+if TYPE_CHECKING:  # matplotlib is imported where figures are drawn, not by sweep workers
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = ["METRIC_ORDER", "SummaryRow", "format_table", "plot_summary", "summarize", "write_plots"]
 
@@ -149,6 +151,8 @@ def plot_summary(
         panels = [(key, lines) for key in swept if (lines := _lines(rows, key, metric))]
         if not panels:
             continue
+        from matplotlib.figure import Figure
+
         figure = Figure(figsize=(3.6 * len(panels), 3.2), layout="constrained")
         axes = figure.subplots(1, len(panels), squeeze=False)[0]
         for ax, (key, lines) in zip(axes, panels, strict=True):
