@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 import torch
 
 from innlab import CheckpointError, RealNVP
+from innlab._atomic import atomic_write, atomic_write_text
 
 from .conftest import make_flow
 
@@ -90,3 +92,18 @@ def test_incompatible_checkpoints(tmp_path: Path) -> None:
     torch.save({**payload, "version": 1, "config": bad_config}, tmp_path / "cfg.pt")
     with pytest.raises(CheckpointError, match="incompatible model config"):
         RealNVP.load(tmp_path / "cfg.pt")
+
+
+def test_atomic_write_follows_the_umask_and_keeps_the_old_file_on_failure(tmp_path: Path) -> None:
+    path = atomic_write_text(tmp_path / "a.json", "first")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # not tempfile's 0o600
+
+    def fail(file: object) -> None:
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        atomic_write(path, fail)
+    assert path.read_text() == "first"
+    assert sorted(tmp_path.iterdir()) == [path], "no temporary file left behind"

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import os
-import uuid
 import warnings
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import Any, cast
 
 import numpy as np
 
-__all__ = ["atomic_write", "cache_paths", "load_arrays", "save_arrays", "short_hash"]
+from innlab._atomic import atomic_write
+
+__all__ = ["cache_paths", "load_arrays", "save_arrays", "short_hash"]
 
 
 def short_hash(text: str) -> str:
@@ -63,19 +63,6 @@ def _writable(folder: Path) -> bool:
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
     return os.access(folder, os.W_OK) and bool(folder.stat().st_mode & 0o222)
-
-
-def atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> None:
-    """Create ``path`` with ``write(file)`` via a temporary file and :func:`os.replace`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
-    try:
-        with tmp.open("xb") as file:  # permissions follow the umask, unlike tempfile's 0o600
-            write(file)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def save_arrays(paths: list[Path], arrays: dict[str, np.ndarray]) -> Path | None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from innlab.data._cache import atomic_write
+from innlab._atomic import atomic_write
 
 __all__ = ["MIRRORS", "RESOURCES", "load_raw", "raw_folder", "read_idx"]
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from innlab._atomic import atomic_write_text
 
 __all__ = ["Results", "rounded"]
 
@@ -45,9 +45,5 @@ class Results:
     def add(self, section: str, results: dict[str, Any]) -> dict[str, Any]:
         """Store ``results`` rounded under ``section``; return the rounded copy for the text."""
         self.data[section] = rounded(results)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            json.dump(self.data, f, indent=2)
-        os.replace(tmp, self.path)
+        atomic_write_text(self.path, json.dumps(self.data, indent=2))
         return self.data[section]

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from innlab._atomic import atomic_write
 from innlab.flows.realnvp import RealNVP
 
 __all__ = [
@@ -36,18 +35,7 @@ def atomic_save(obj: Any, path: str | Path) -> None:
 
     A crash mid-write leaves the previous file intact, never a truncated one.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda file: torch.save(obj, file))
 
 
 def safe_load(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:

@@ -13,13 +13,12 @@ any moment leaves only complete records; a trial without a record is simply run 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from innlab._atomic import atomic_write_text
 from innlab.sweeps.trial import Trial
 
 __all__ = [
@@ -60,17 +59,7 @@ def write_record(out_dir: str | Path, record: Mapping[str, Any], executor: str) 
     }
     text = json.dumps(stamped, indent=1, sort_keys=True, allow_nan=False)
     path = folder / f"{record['trial_id']}.json"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write_text(path, text)
 
 
 def finished_ids(out_dir: str | Path) -> set[str]:
