@@ -43,7 +43,8 @@ def test_store_retrains_over_a_corrupted_cache(tmp_path: Path) -> None:
     assert model.log_prob(x).shape == (128,)
 
 
-def test_prefetch_trains_in_workers_and_fit_then_loads(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_prefetch_trains_in_workers_and_fit_then_loads(tmp_path: Path, workers: int) -> None:
     x, _ = two_moons(256, seed=0)
     jobs = [
         FitJob(
@@ -56,13 +57,13 @@ def test_prefetch_trains_in_workers_and_fit_then_loads(tmp_path: Path) -> None:
         for width in (4, 8)
     ]
     store = ModelStore(tmp_path, force=True, progress=False)
-    store.prefetch(jobs, workers=2)
+    store.prefetch(jobs, workers=workers)
     stamps = {job.name: (tmp_path / f"{job.name}.pt").stat().st_mtime_ns for job in jobs}
     models = [job.run(store)[0] for job in jobs]  # loaded although force is set: trained just now
     assert {job.name: (tmp_path / f"{job.name}.pt").stat().st_mtime_ns for job in jobs} == stamps
     reference, _ = jobs[1].run(ModelStore(tmp_path / "ref", progress=False))
     torch.testing.assert_close(models[1].log_prob(x), reference.log_prob(x))
-    store.prefetch(jobs, workers=2)  # nothing left to train
+    store.prefetch(jobs, workers=workers)  # nothing left to train
     assert {job.name: (tmp_path / f"{job.name}.pt").stat().st_mtime_ns for job in jobs} == stamps
 
 
