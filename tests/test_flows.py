@@ -206,3 +206,26 @@ def test_separate_subnets_agree_between_small_and_large_batch_paths() -> None:
     )
     assert torch.allclose(z_large, z_small, atol=1e-5)
     assert (flow.decode(z_large, c) - x).abs().max() < 1e-5
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_passes_without_gradients_run_in_chunks_with_the_same_results(shared: bool) -> None:
+    # width 1024: chunks of 256 rows, so 1,000 rows take four of them
+    flow = RealNVP(4, 1024, 2, condition_size=2, shared_subnet=shared, seed=0)
+    with torch.no_grad():
+        for p in flow.parameters():
+            p.add_(0.01 * torch.randn_like(p))
+    x, c = torch.randn(1000, 4), torch.eye(2).repeat(500, 1)
+    z_grad, log_det_grad = flow.encode(x, c)  # one pass, with autograd
+    log_p_grad, x_back_grad = flow.log_prob(x, c), flow.decode(z_grad, c)
+    assert z_grad.requires_grad
+    with torch.inference_mode():
+        z, log_det = flow.encode(x, c)
+        torch.testing.assert_close(z, z_grad.detach())
+        torch.testing.assert_close(log_det, log_det_grad.detach())
+        torch.testing.assert_close(flow.log_prob(x, c), log_p_grad.detach())
+        torch.testing.assert_close(flow.decode(z, c), x_back_grad.detach())
+        samples = flow.sample(600, torch.eye(2), generator=0)
+    codes = torch.randn(1200, 4, generator=torch.Generator().manual_seed(0))
+    one_pass = flow.decode(codes, torch.eye(2).repeat_interleave(600, dim=0)).detach()
+    torch.testing.assert_close(samples, one_pass.view(2, 600, 4))

