@@ -77,12 +77,8 @@ def _bottleneck_loss(model: RealNVP, x: Tensor, z: Tensor, c: Tensor | None, k: 
 
 
 @torch.no_grad()
-def _mean_nll(model: RealNVP, x: Tensor, c: Tensor | None, chunk: int = 8192) -> float:
-    total = 0.0
-    for start in range(0, x.shape[0], chunk):
-        cc = None if c is None else c[start : start + chunk]
-        total += float(-model._log_prob(x[start : start + chunk], cc).sum())
-    return total / x.shape[0]
+def _mean_nll(model: RealNVP, x: Tensor, c: Tensor | None) -> float:
+    return float(-model._in_chunks(model._log_prob, x, c).double().mean())
 
 
 def check_training_options(

@@ -77,17 +77,17 @@ class ModelStore:
         """
         from innlab.sweeps.executors import run_local
 
-        todo = [job for job in jobs if self._cached(job) is None]
+        todo = {_key(job): job for job in jobs}
+        todo = {key: job for key, job in todo.items() if self._cached(job, key) is None}
         if not todo:
             return
-        keys = [_key(job) for job in todo]
-        tasks = [(str(self.folder), job) for job in todo]
+        tasks = [(str(self.folder), job) for job in todo.values()]
         run_local(tasks, min(workers, len(tasks)), lambda _: None, function=_fit_fresh)
-        self._fresh.update(keys)
+        self._fresh.update(todo)
 
-    def _cached(self, job: FitJob) -> tuple[RealNVP, History] | None:
+    def _cached(self, job: FitJob, key: str) -> tuple[RealNVP, History] | None:
+        """The stored model of ``job`` if its file holds ``key`` (and ``force`` allows it)."""
         path = self.folder / f"{job.name}.pt"
-        key = _key(job)
         if not path.exists() or (self.force and key not in self._fresh):
             return None
         try:
@@ -123,7 +123,8 @@ class ModelStore:
                 so describe held-out data in ``recipe``).
         """
         job = FitJob(name, model_kwargs, data, conditions, recipe, seed, train_kwargs)
-        cached = self._cached(job)
+        key = _key(job)
+        cached = self._cached(job, key)
         if cached is not None:
             return cached
         model = RealNVP(**model_kwargs, seed=seed).to(self.device)
@@ -132,14 +133,14 @@ class ModelStore:
         )
         atomic_save(
             {
-                "key": _key(job),
+                "key": key,
                 "recipe": _key_source(job),
                 "model": model_payload(model),
                 "history": history.to_dict(),
             },
             self.folder / f"{name}.pt",
         )
-        self._fresh.add(_key(job))
+        self._fresh.add(key)
         return model.eval(), history
 
 
