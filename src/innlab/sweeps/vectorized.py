@@ -25,6 +25,7 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call, stack_module_state, vmap
 
+from innlab._flat_params import FlatParameters
 from innlab.flows.realnvp import RealNVP
 from innlab.training import History, _bottleneck_loss, check_training_options, nll_loss
 
@@ -108,7 +109,8 @@ def train_inn_vectorized(
         return functional_call(objective, (p, b), (xb, cb))
 
     batched_loss = vmap(seed_loss, in_dims=(0, 0, 0, None if c is None else 0))
-    optimizer = torch.optim.Adam(list(params.values()), lr=lr, fused=True)  # as train_inn
+    flat = FlatParameters(params.values())  # one tensor for Adam, as in train_inn
+    optimizer = torch.optim.Adam([flat.flat], lr=lr, fused=True)
     num_seeds, n = x.shape[0], x.shape[1]
     scheduler = None
     if schedule == "cosine":
@@ -136,12 +138,12 @@ def train_inn_vectorized(
                 )
             losses.sum().backward()
             optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
+            flat.zero_grad()
             if scheduler is not None:
                 scheduler.step()
             steps += 1
             loss_sums = [s + v * idx.shape[1] for s, v in zip(loss_sums, values, strict=True)]
-        if not all(bool(torch.isfinite(p).all()) for p in params.values()):
+        if not flat.all_finite():
             raise NotVectorizableError(f"non-finite weights after epoch {epoch + 1}")
         elapsed = time.perf_counter() - started
         for history, loss_sum in zip(histories, loss_sums, strict=True):
