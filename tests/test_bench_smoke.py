@@ -92,3 +92,23 @@ def test_smoke_run_covers_every_library_and_workload(tmp_path):
     assert meta["cpu_count"] and meta["date"]
     assert {"torch", "FrEIA", "nflows", "normflows", "zuko"} <= set(meta["versions"])
     assert report["targets"] and report["ratios"]
+
+
+def test_floor_benchmark_smoke_run_bounds_every_peer(tmp_path):
+    out = tmp_path / "floor.json"
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_floor.py"), "--smoke", "--threads", "1"]
+        + ["--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    (run,) = json.loads(out.read_text())["runs"]
+    for metric, seconds in run["seconds"].items():
+        assert all(math.isfinite(s) and s > 0 for s in seconds.values()), metric
+    peers = {row["peer"] for row in run["bounds"]}
+    assert peers == {"FrEIA", "nflows", "zuko", "normflows"}
+    for row in run["bounds"]:  # bound = peer / floor, speed-up = peer / innlab
+        ratio = row["bound"] / row["speedup"]
+        assert math.isclose(ratio, 1 / row["floor_share_of_innlab"], rel_tol=1e-9)
