@@ -213,3 +213,23 @@ def test_checkpoint_refuses_to_overwrite_or_mix(tmp_path: Path) -> None:
             seed=0,
             progress=False,
         )
+
+
+def test_checkpoint_of_another_version_is_refused(tmp_path: Path) -> None:
+    """Version 1 kept one optimizer entry per layer; version 2 has one flat parameter."""
+    data = moons(128, 0)
+    ckpt = tmp_path / "train.pt"
+    train_inn(RealNVP(2, 8, 2, seed=0), data, epochs=1, checkpoint=ckpt, seed=0, progress=False)
+    state = torch.load(ckpt, weights_only=True)
+    assert len(state["optimizer"]["state"]) == 1  # one flat parameter
+    torch.save({**state, "version": 1}, ckpt)
+    with pytest.raises(CheckpointError, match="version 2"):
+        train_inn(
+            RealNVP(2, 8, 2, seed=0),
+            data,
+            epochs=2,
+            checkpoint=ckpt,
+            resume=True,
+            seed=0,
+            progress=False,
+        )
