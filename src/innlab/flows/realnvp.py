@@ -31,7 +31,8 @@ _EVAL_CHUNK_BYTES = 1 << 19
 in the separate layout) take about this many bytes per torch thread: a chunk stays in the cache
 through all blocks, and no pass allocates (and page-faults through) tens of megabytes. Measured
 on 100k two-moons points and 10k 64-dim points at 1 and 2 threads, this size was the fastest or
-within 5% of it for both layouts (1 MB regardless of layout and threads was up to 3.8x slower)."""
+within about 5% of it for both layouts (1 MB regardless of layout and threads was up to 3.8x
+slower)."""
 
 _Out = TypeVar("_Out", Tensor, tuple[Tensor, Tensor])
 
