@@ -28,6 +28,7 @@ from innlab.sweeps import (
 )
 from innlab.sweeps.__main__ import main
 from innlab.sweeps.datasets import ToyDataset
+from innlab.sweeps.trial import Trial
 
 from .sweeps_helpers import comparable, tiny_config
 from .sweeps_helpers import one_torch_thread as one_torch_thread  # autouse fixture
@@ -182,3 +183,17 @@ def _toml(config: dict) -> str:
         lines += [f"[{table}]", *(f"{k} = {value(v)}" for k, v in config[table].items())]
     lines += ["[sweep.grid]", *(f"{k} = {value(v)}" for k, v in config["sweep"]["grid"].items())]
     return "\n".join(lines) + "\n"
+
+
+def test_held_out_set_is_built_once_per_process_and_left_unchanged() -> None:
+    tasks = task.make_tasks(load_config(tiny_config()).trials(), vectorize=False)
+    task._held_out.cache_clear()
+    first, second = task.run_task(tasks[0]), task.run_task(tasks[1])
+    info = task._held_out.cache_info()
+    assert (info.misses, info.hits) == (1, 1)
+    assert first[0]["metrics"]["true_nll"] == second[0]["metrics"]["true_nll"]
+
+    trial = Trial.from_dict(tasks[0]["trials"][0])
+    key = (json.dumps(dict(trial.data), sort_keys=True), trial.seeds()["test_data"], False)
+    shared, rebuilt = task._held_out(*key), task._held_out.__wrapped__(*key)
+    assert torch.equal(shared.x, rebuilt.x) and torch.equal(shared.y, rebuilt.y)  # unmodified
