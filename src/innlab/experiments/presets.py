@@ -87,7 +87,7 @@ _QUICK = Preset(
     bottleneck_ks=(2, 4, 8),
     bottleneck_weight=1.0,
     mnist=FlowBudget(hidden=256, blocks=8, epochs=10),
-    mnist_conditional_epochs=20,
+    mnist_conditional_epochs=25,  # 20 gave 0.9345 forest accuracy at T = 1, 25 gave 0.9475
     mnist_small_n=1_437,
     images_per_label=200,
 )
