@@ -37,7 +37,7 @@ from typing import Any
 
 import torch
 
-from innlab.flows.realnvp import _EVAL_CHUNK_BYTES
+from innlab import RealNVP
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _peers import (  # noqa: E402
@@ -136,8 +136,8 @@ def measure(arch: Arch, steps: int, eval_rows: int, repeats: int) -> dict[str, A
         train_floor = product_runner(training_products(arch, batch, shared), times=steps)
         result["train_step_s"][floor] = median_seconds(train_floor, repeats) / steps
         one_pass = product_runner(forward_products(arch, eval_rows, shared))
-        row_bytes = (1 if shared else 2) * arch.hidden * 4  # as RealNVP's evaluation chunks
-        chunk = max(256, _EVAL_CHUNK_BYTES * torch.get_num_threads() // row_bytes)
+        model = RealNVP(arch.dim, arch.hidden, arch.blocks, shared_subnet=shared)
+        chunk = model._chunk_rows(element_size=4)  # innlab's evaluation chunk, float32
         chunks = product_runner(forward_products(arch, chunk, shared), -(-eval_rows // chunk))
         result["log_prob_s"][floor] = min(
             median_seconds(one_pass, repeats), median_seconds(chunks, repeats)

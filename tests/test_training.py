@@ -193,26 +193,9 @@ def test_checkpoint_refuses_to_overwrite_or_mix(tmp_path: Path) -> None:
     with pytest.raises(FileExistsError, match="resume=True"):
         train_inn(RealNVP(2, 8, 2, seed=0), data, epochs=1, checkpoint=ckpt, seed=0, progress=False)
     with pytest.raises(CheckpointError, match="config"):
-        train_inn(
-            RealNVP(2, 8, 3, seed=0),
-            data,
-            epochs=1,
-            checkpoint=ckpt,
-            resume=True,
-            seed=0,
-            progress=False,
-        )
+        resume(RealNVP(2, 8, 3, seed=0), data, ckpt, epochs=1)
     with pytest.raises(CheckpointError, match="settings"):
-        train_inn(
-            RealNVP(2, 8, 2, seed=0),
-            data,
-            epochs=1,
-            lr=1e-2,
-            checkpoint=ckpt,
-            resume=True,
-            seed=0,
-            progress=False,
-        )
+        resume(RealNVP(2, 8, 2, seed=0), data, ckpt, epochs=1, lr=1e-2)
 
 
 def test_checkpoint_of_another_version_is_refused(tmp_path: Path) -> None:
@@ -224,12 +207,9 @@ def test_checkpoint_of_another_version_is_refused(tmp_path: Path) -> None:
     assert len(state["optimizer"]["state"]) == 1  # one flat parameter
     torch.save({**state, "version": 1}, ckpt)
     with pytest.raises(CheckpointError, match="version 2"):
-        train_inn(
-            RealNVP(2, 8, 2, seed=0),
-            data,
-            epochs=2,
-            checkpoint=ckpt,
-            resume=True,
-            seed=0,
-            progress=False,
-        )
+        resume(RealNVP(2, 8, 2, seed=0), data, ckpt, epochs=2)
+
+
+def resume(model: RealNVP, data: torch.Tensor, ckpt: Path, **kwargs) -> None:
+    """Resume training ``model`` from the checkpoint ``ckpt`` (seed 0, no progress bar)."""
+    train_inn(model, data, checkpoint=ckpt, resume=True, seed=0, progress=False, **kwargs)

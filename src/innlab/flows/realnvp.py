@@ -180,15 +180,19 @@ class RealNVP(nn.Module):
     def _couplings(self) -> list[AffineCoupling]:
         return cast(list[AffineCoupling], list(self.blocks))
 
+    def _chunk_rows(self, element_size: int) -> int:
+        """Rows per evaluation chunk (see :data:`_EVAL_CHUNK_BYTES`) at torch's thread count."""
+        networks = 1 if self.shared_subnet else 2
+        row_bytes = networks * self.hidden_size * element_size
+        return max(256, _EVAL_CHUNK_BYTES * torch.get_num_threads() // row_bytes)
+
     def _in_chunks(
         self, apply: Callable[[Tensor, Tensor | None], _Out], x: Tensor, c: Tensor | None
     ) -> _Out:
         """``apply(x, c)``, over chunks of rows on the CPU without gradients (see
         :data:`_EVAL_CHUNK_BYTES`), else in one pass."""
         n = x.shape[0]
-        networks = 1 if self.shared_subnet else 2
-        row_bytes = networks * self.hidden_size * x.element_size()
-        rows = max(256, _EVAL_CHUNK_BYTES * torch.get_num_threads() // row_bytes)
+        rows = self._chunk_rows(x.element_size())
         if n <= rows or torch.is_grad_enabled() or x.device.type != "cpu":
             return apply(x, c)
         parts = [
