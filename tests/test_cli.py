@@ -26,6 +26,24 @@ def test_help_lists_commands(capsys: pytest.CaptureFixture[str]) -> None:
     assert "train" in out and "report" in out
 
 
+@pytest.mark.parametrize("args", [["--help"], ["sweep", "--help"], ["train", "--epochs", "x"]])
+def test_parsing_does_not_load_torch(args: list[str]) -> None:
+    """Help and argument errors come before the heavy imports (torch, scikit-learn)."""
+    code = (
+        "import sys\n"
+        "from innlab.cli import main\n"
+        "try:\n"
+        f"    main({args!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(sorted({'torch', 'sklearn', 'matplotlib'} & set(sys.modules)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True
+    )
+    assert done.stdout.splitlines()[-1] == "[]"
+
+
 def test_train_writes_model_metrics_and_plot(tmp_path: Path) -> None:
     out = tmp_path / "run"
     args = [

@@ -5,13 +5,30 @@ Public API::
     from innlab import RealNVP, train_inn
     from innlab.data import two_moons, hexagon_gmm, digits, mnist8x8, one_hot
     from innlab.metrics import mmd, code_normality
+
+The names below load their modules (and torch) on first use, so ``import innlab`` and the
+``innlab`` command's ``--help`` stay fast.
 """
 
-from innlab.flows.io import CheckpointError
-from innlab.flows.realnvp import RealNVP
-from innlab.training import History, TrainingDivergedError, nll_loss, train_inn
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from innlab.flows.io import CheckpointError
+    from innlab.flows.realnvp import RealNVP
+    from innlab.training import History, TrainingDivergedError, nll_loss, train_inn
 
 __version__ = "0.1.0"
+
+_HOMES = {
+    "CheckpointError": "innlab.flows.io",
+    "RealNVP": "innlab.flows.realnvp",
+    "History": "innlab.training",
+    "TrainingDivergedError": "innlab.training",
+    "nll_loss": "innlab.training",
+    "train_inn": "innlab.training",
+}
 
 __all__ = [
     "CheckpointError",
@@ -22,3 +39,13 @@ __all__ = [
     "nll_loss",
     "train_inn",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    from innlab._lazy import load_attribute
+
+    return load_attribute(__name__, _HOMES, name, globals())
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_HOMES})

@@ -7,10 +7,12 @@ names the argument, what was expected and what was given, in the style of scikit
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # the tensor checks import torch when called: the CLI parses without it
+    import torch
 
 __all__ = [
     "check_choice",
@@ -68,6 +70,8 @@ def check_choice(value: Any, name: str, choices: Collection[Any]) -> Any:
 
 def check_finite_tensor(x: torch.Tensor, name: str) -> None:
     """Raise ``ValueError`` if ``x`` holds NaN or infinite values."""
+    import torch
+
     if not bool(torch.isfinite(x).all()):
         bad = int((~torch.isfinite(x)).sum())
         raise ValueError(f"{name} must be finite, got {bad} NaN or infinite value(s)")
@@ -98,6 +102,8 @@ def check_matrix(
     Returns:
         The tensor of shape ``(n, d)``, converted to ``dtype``/``device`` if given.
     """
+    import torch
+
     if isinstance(x, np.ndarray):
         if x.dtype.kind not in "f":
             raise TypeError(
@@ -132,6 +138,8 @@ def check_labels(
     y: Any, name: str, *, num_classes: int | None = None, rows: int | None = None
 ) -> torch.Tensor:
     """Validate integer class labels of shape ``(n,)`` and return them as ``int64``."""
+    import torch
+
     if isinstance(y, np.ndarray):
         y = torch.from_numpy(y)
     if not isinstance(y, torch.Tensor):

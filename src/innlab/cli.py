@@ -13,25 +13,32 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from innlab.flows.io import CheckpointError
 from innlab.report.errors import ReportError
 from innlab.sweeps.cli import add_sweep_commands
-from innlab.training import TrainingDivergedError
 
 if TYPE_CHECKING:
     from torch import Tensor
 
 __all__ = ["main"]
 
-USER_ERRORS = (
-    ValueError,
-    TypeError,
-    FileExistsError,
-    FileNotFoundError,
-    CheckpointError,
-    TrainingDivergedError,
-    ReportError,
-)
+# Modules that load torch are imported by the commands that need them, not here: `innlab --help`
+# and argument errors then answer at once instead of after seconds of imports.
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    """Exceptions that mean bad input or a failed run, reported as one line, not a traceback."""
+    from innlab.flows.io import CheckpointError
+    from innlab.training import TrainingDivergedError
+
+    return (
+        ValueError,
+        TypeError,
+        FileExistsError,
+        FileNotFoundError,
+        CheckpointError,
+        TrainingDivergedError,
+        ReportError,
+    )
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -195,9 +202,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``innlab`` console script; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    user_errors = _user_errors()
     try:
         return int(args.func(args))
-    except USER_ERRORS as err:
+    except user_errors as err:
         message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         print(f"innlab: error: {message}", file=sys.stderr)
         return 2

@@ -14,11 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from innlab.sweeps.config import SweepConfigError, load_config
-from innlab.sweeps.executors import EXECUTORS, prepare_worker
-from innlab.sweeps.records import load_records
-from innlab.sweeps.runner import run_sweep
-from innlab.sweeps.summary import format_table, plot_summary, summarize, write_plots
+from innlab.sweeps.config import EXECUTORS, SweepConfigError, load_config
 
 __all__ = ["add_sweep_commands", "run_sweep_command"]
 
@@ -55,6 +51,12 @@ def add_sweep_commands(subparsers: Any) -> argparse.ArgumentParser:
 def run_sweep_command(args: argparse.Namespace) -> int:
     """Carry out ``innlab sweep``; returns the exit status (2 for a bad config or arguments,
     with the reason on stderr)."""
+    # imported here, not at the top, so that `innlab --help` does not load torch
+    from innlab.sweeps.executors import prepare_worker
+    from innlab.sweeps.records import load_records
+    from innlab.sweeps.runner import run_sweep
+    from innlab.sweeps.summary import format_table, plot_summary, summarize, write_plots
+
     try:
         if args.target == SUMMARIZE:
             if args.directory is None:

@@ -68,6 +68,7 @@ else:  # pragma: no cover
 
 __all__ = [
     "DATASETS",
+    "EXECUTORS",
     "METRICS",
     "PARAM_DEFAULTS",
     "SweepConfig",
@@ -76,6 +77,9 @@ __all__ = [
 ]
 
 METRICS = ("test_nll", "nll_gap", "mmd", "data_scores")
+
+EXECUTORS = ("local", "ray")
+"""Where trials run (:mod:`innlab.sweeps.executors`); chosen per run, not in the file."""
 
 PARAM_DEFAULTS: dict[str, Any] = {
     "hidden_size": 64,

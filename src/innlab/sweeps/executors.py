@@ -21,9 +21,8 @@ import torch
 
 from innlab.sweeps.task import run_task
 
-__all__ = ["EXECUTORS", "prepare_worker", "run_local", "run_ray"]
+__all__ = ["prepare_worker", "run_local", "run_ray"]
 
-EXECUTORS = ("local", "ray")
 Task = Mapping[str, Any]
 OnDone = Callable[[Any], None]
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from innlab._validation import check_choice, check_positive_int
-from innlab.sweeps.config import SweepConfig, load_config
-from innlab.sweeps.executors import EXECUTORS, run_local, run_ray
+from innlab.sweeps.config import EXECUTORS, SweepConfig, load_config
+from innlab.sweeps.executors import run_local, run_ray
 from innlab.sweeps.records import finished_ids, load_records, write_record
 from innlab.sweeps.task import make_tasks
 
