@@ -24,9 +24,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import statistics
 import sys
 import time
@@ -40,23 +37,11 @@ import torch
 from innlab import RealNVP
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _peers import (  # noqa: E402
-    Arch,
-    build_freia,
-    build_innlab,
-    build_nflows,
-    build_normflows,
-    build_zuko,
-)
+from _peers import BUILDERS, PEERS, Arch  # noqa: E402
+from _results import machine_info, write_result  # noqa: E402
 
 DEFAULT_OUT = Path(__file__).parent / "results" / "floor.json"
 SMOKE_OUT = Path(__file__).parent / "results" / "floor_smoke.json"
-PEERS = {
-    "FrEIA": build_freia,
-    "nflows": build_nflows,
-    "zuko": build_zuko,
-    "normflows": build_normflows,
-}
 Product = tuple[int, int, int, int]  # (g, m, k, n): g (m, k) @ (k, n) products as one call
 
 
@@ -143,9 +128,7 @@ def measure(arch: Arch, steps: int, eval_rows: int, repeats: int) -> dict[str, A
             median_seconds(one_pass, repeats), median_seconds(chunks, repeats)
         )
     runners = {
-        "innlab-shared": build_innlab(arch, 0, shared_subnet=True),
-        "innlab-separate": build_innlab(arch, 0, shared_subnet=False),
-        **{name: build(arch, 0) for name, build in PEERS.items()},
+        name: BUILDERS[name](arch, 0) for name in ("innlab-shared", "innlab-separate", *PEERS)
     }
     for name, runner in runners.items():
 
@@ -209,26 +192,18 @@ def main(argv: list[str] | None = None) -> int:
                 f"{row['floor_share_of_innlab']:>12.2f} {row['speedup']:>8.2f}x "
                 f"{row['bound']:>6.2f}x"
             )
-    out = args.out or (SMOKE_OUT if args.smoke else DEFAULT_OUT)
-    out.parent.mkdir(parents=True, exist_ok=True)
     result = {
         "benchmark": "floor",
         "smoke": args.smoke,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": {
-            "python": sys.version.split()[0],
-            "torch": torch.__version__,
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-        },
+        "machine": machine_info(),
         "workload": {"dim": arch.dim, "hidden": arch.hidden, "blocks": arch.blocks},
         "batch": 256,
         "steps": steps,
         "eval_rows": eval_rows,
         "runs": runs,
     }
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {out}")
+    write_result(result, args.out or (SMOKE_OUT if args.smoke else DEFAULT_OUT))
     return 0
 
 

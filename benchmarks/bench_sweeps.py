@@ -24,9 +24,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -40,6 +37,9 @@ from innlab import RealNVP, train_inn
 from innlab.data import two_moons
 from innlab.sweeps import run_sweep, train_inn_vectorized
 from innlab.sweeps.executors import prepare_worker
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _results import machine_info, write_result  # noqa: E402
 
 DEFAULT_OUT = Path(__file__).parent / "results" / "sweeps.json"
 SMOKE_OUT = Path(__file__).parent / "results" / "sweeps_smoke.json"
@@ -171,24 +171,15 @@ def main(argv: list[str] | None = None) -> int:
             f"overhead {100 * result['overhead']:.1f}% (target < 10%; evaluation "
             f"{100 * result['evaluation_share']:.1f}% of the wall x workers)"
         )
-    out = args.out or (SMOKE_OUT if args.smoke else DEFAULT_OUT)
-    out.parent.mkdir(parents=True, exist_ok=True)
     result = {
         "benchmark": "sweeps",
         "smoke": args.smoke,
-        "machine": {
-            "python": sys.version.split()[0],
-            "torch": torch.__version__,
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-            "load_average": os.getloadavg(),
-        },
+        "machine": machine_info(),
         "vectorized_seeds": vectorized,
         "local_executor": overhead,
         "local_executor_warm": warm,
     }
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {out}")
+    write_result(result, args.out or (SMOKE_OUT if args.smoke else DEFAULT_OUT))
     return 0
 
 

@@ -131,8 +131,9 @@ class AffineCoupling(nn.Module):
 
 
 def _input_layer(h: Tensor, w: Tensor, b: Tensor) -> Tensor:
-    """``h @ w + b`` for ``h`` ``(n, in)``, ``w`` ``(in, hidden)`` or, stacked for the separate
-    layout, ``(2, in, hidden)`` with ``b`` ``(2, 1, hidden)``.
+    """``h @ w + b`` for ``h`` ``(n, in)``: ``(n, hidden)`` for ``w`` ``(in, hidden)`` and ``b``
+    ``(hidden,)``, or ``(2, n, hidden)`` for the separate layout's stacked ``w``
+    ``(2, in, hidden)`` and ``b`` ``(2, 1, hidden)``.
 
     With one input column (unconditional 2-D flows) this is a broadcast product: the matrix
     product kernels are slow for an inner size of 1. Together with the in-place relu this made

@@ -80,7 +80,9 @@ def run_task(task: Mapping[str, Any]) -> list[dict[str, Any]]:
         else:
             share = (time.perf_counter() - started) / len(trials)
             outcomes: list[Outcome] = list(histories)
-            return _records(trials, models, outcomes, [share] * len(trials), len(trials), held_out)
+            return _records(
+                trials, dataset, models, outcomes, [share] * len(trials), len(trials), held_out
+            )
     models = _models(trials, num_classes)
     outcomes, seconds = [], []
     for model, x, c, shuffle in zip(models, data, conditions, shuffle_seeds, strict=True):
@@ -90,7 +92,7 @@ def run_task(task: Mapping[str, Any]) -> list[dict[str, Any]]:
         except TrainingDivergedError as err:
             outcomes.append(err)
         seconds.append(time.perf_counter() - started + wasted)
-    return _records(trials, models, outcomes, seconds, 1, held_out)
+    return _records(trials, dataset, models, outcomes, seconds, 1, held_out)
 
 
 @functools.lru_cache(maxsize=4)
@@ -132,13 +134,13 @@ def _train_settings(params: Mapping[str, Any]) -> dict[str, Any]:
 
 def _records(
     trials: Sequence[Trial],
+    dataset: ToyDataset,
     models: Sequence[RealNVP],
     outcomes: Sequence[Outcome],
     train_seconds: Sequence[float],
     together: int,
     held_out: HeldOut,
 ) -> list[dict[str, Any]]:
-    dataset = ToyDataset(trials[0].data)
     records = []
     for trial, model, outcome, seconds in zip(trials, models, outcomes, train_seconds, strict=True):
         started = time.perf_counter()
