@@ -164,7 +164,7 @@ class InnlabRunner(Runner):
     def train_step(self, x: Tensor, c: Tensor | None = None) -> float:
         from innlab import nll_loss
 
-        loss = nll_loss(*self.model._encode(x, c)).mean()
+        loss = nll_loss(*self.model.encode_unchecked(x, c)).mean()
         loss.backward()
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)

@@ -122,7 +122,7 @@ def measure(arch: Arch, steps: int, eval_rows: int, repeats: int) -> dict[str, A
         result["train_step_s"][floor] = median_seconds(train_floor, repeats) / steps
         one_pass = product_runner(forward_products(arch, eval_rows, shared))
         model = RealNVP(arch.dim, arch.hidden, arch.blocks, shared_subnet=shared)
-        chunk = model._chunk_rows(element_size=4)  # innlab's evaluation chunk, float32
+        chunk = model.chunk_rows(element_size=4)  # innlab's evaluation chunk, float32
         chunks = product_runner(forward_products(arch, chunk, shared), -(-eval_rows // chunk))
         result["log_prob_s"][floor] = min(
             median_seconds(one_pass, repeats), median_seconds(chunks, repeats)

@@ -23,7 +23,7 @@ def make_flow(
     )
     generator = torch.Generator().manual_seed(seed + 1)
     with torch.no_grad():
-        for block in flow.blocks:
+        for block in flow.couplings:
             block.w3.uniform_(-0.3, 0.3, generator=generator)
             block.b3.uniform_(-0.3, 0.3, generator=generator)
     return flow

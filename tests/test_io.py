@@ -11,6 +11,8 @@ import torch
 
 from innlab import CheckpointError, RealNVP
 from innlab._atomic import atomic_write, atomic_write_text
+from innlab.flows import AffineCoupling, FixedPermutation, FixedRotation, Flow
+from innlab.flows.io import atomic_save, model_payload, register
 
 from .conftest import make_flow
 
@@ -23,7 +25,8 @@ def test_save_load_round_trip(tmp_path: Path, condition_size: int, dtype: torch.
     flow.save(path)
     loaded = RealNVP.load(path)
     assert loaded.config == flow.config
-    assert torch.equal(loaded.rotations, flow.rotations)
+    pairs = zip(loaded.mixers, flow.mixers, strict=True)
+    assert all(torch.equal(a.matrix, b.matrix) for a, b in pairs)
     x = torch.randn(10, 3, dtype=dtype)
     c = torch.eye(2, dtype=dtype)[torch.arange(10) % 2] if condition_size else None
     assert torch.equal(loaded.log_prob(x, c), flow.log_prob(x, c))
@@ -39,7 +42,7 @@ def test_save_replaces_existing_file_atomically(tmp_path: Path) -> None:
     make_flow(2, seed=0).save(path)
     second = make_flow(2, seed=5)
     second.save(path)
-    assert torch.equal(RealNVP.load(path).rotations, second.rotations)
+    assert torch.equal(RealNVP.load(path).mixers[0].matrix, second.mixers[0].matrix)
 
 
 def test_truncated_file_gives_clear_error(tmp_path: Path) -> None:
@@ -77,21 +80,86 @@ def test_tampered_pickle_is_not_executed(tmp_path: Path) -> None:
 
 def test_incompatible_checkpoints(tmp_path: Path) -> None:
     flow = make_flow(2)
-    payload = {"format": "innlab.RealNVP", "version": 99, "config": flow.config, "state": {}}
-    torch.save(payload, tmp_path / "v99.pt")
+    payload = model_payload(flow)
+    atomic_save({**payload, "version": 99}, tmp_path / "v99.pt")
     with pytest.raises(CheckpointError, match="version 99"):
         RealNVP.load(tmp_path / "v99.pt")
-    torch.save({"format": "something else"}, tmp_path / "other.pt")
+    atomic_save({"format": "something else"}, tmp_path / "other.pt")
     with pytest.raises(CheckpointError, match="not an innlab model"):
         RealNVP.load(tmp_path / "other.pt")
-    state = {k: v for k, v in flow.state_dict().items() if k != "rotations"}
-    torch.save({**payload, "version": 1, "state": state}, tmp_path / "partial.pt")
-    with pytest.raises(CheckpointError, match="does not match"):
+    state = {k: v for k, v in payload["state"].items() if k != "transforms.1.matrix"}
+    atomic_save({**payload, "state": state}, tmp_path / "partial.pt")
+    with pytest.raises(CheckpointError, match="unusable model"):
         RealNVP.load(tmp_path / "partial.pt")
-    bad_config = {**flow.config, "hidden_size": -1}
-    torch.save({**payload, "version": 1, "config": bad_config}, tmp_path / "cfg.pt")
-    with pytest.raises(CheckpointError, match="incompatible model config"):
+    spec = {"class": "RealNVP", "config": {**flow.config, "hidden_size": -1}}
+    atomic_save({**payload, "spec": spec}, tmp_path / "cfg.pt")
+    with pytest.raises(CheckpointError, match="unusable model.*hidden_size must be"):
         RealNVP.load(tmp_path / "cfg.pt")
+    atomic_save({**payload, "spec": {"class": "os.system"}}, tmp_path / "cls.pt")
+    with pytest.raises(CheckpointError, match="unknown flow class 'os.system'"):
+        RealNVP.load(tmp_path / "cls.pt")
+    torch.save({"format": "something else"}, tmp_path / "plain.pt")
+    with pytest.raises(CheckpointError, match="no checksum"):
+        RealNVP.load(tmp_path / "plain.pt")
+
+
+def legacy_payload(flow: RealNVP) -> dict:
+    """What innlab 0.1's RealNVP.save wrote: couplings as blocks.i.*, stacked rotations."""
+    state = {}
+    for key, value in flow.state_dict().items():
+        _, index, name = key.split(".")
+        if name != "matrix":
+            state[f"blocks.{int(index) // 2}.{name}"] = value
+    state["rotations"] = torch.stack([m.matrix for m in flow.mixers])
+    config = {k: v for k, v in flow.config.items() if k not in ("scale", "mixing")}
+    return {"format": "innlab.RealNVP", "version": 1, "config": config, "state": state}
+
+
+@pytest.mark.parametrize("condition_size", [0, 2])
+def test_files_of_innlab_0_1_are_converted(tmp_path: Path, condition_size: int) -> None:
+    flow = make_flow(3, condition_size=condition_size, dtype=torch.float64)
+    torch.save(legacy_payload(flow), tmp_path / "old.pt")
+    loaded = RealNVP.load(tmp_path / "old.pt")
+    assert loaded.config == flow.config
+    for key, value in flow.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value), key
+    broken = legacy_payload(flow)
+    broken["state"]["extra"] = torch.zeros(1)
+    torch.save(broken, tmp_path / "broken.pt")
+    with pytest.raises(CheckpointError, match="damaged innlab 0.1 model file"):
+        RealNVP.load(tmp_path / "broken.pt")
+
+
+def test_any_flow_of_registered_transforms_round_trips(tmp_path: Path) -> None:
+    g = torch.Generator().manual_seed(0)
+    flow = Flow(
+        [
+            AffineCoupling(3, 8, 2, scale="exp", generator=g),
+            FixedPermutation(3, generator=g),
+            AffineCoupling(3, 8, 2, shared_subnet=True, scale="additive", generator=g),
+            FixedRotation(3, generator=g),
+        ],
+        condition_size=2,
+    )
+    with torch.no_grad():
+        for p in flow.parameters():
+            p.normal_(0, 0.3, generator=g)
+    flow.save(tmp_path / "flow.pt")
+    loaded = Flow.load(tmp_path / "flow.pt")
+    x, c = torch.randn(6, 3), torch.randn(6, 2)
+    assert type(loaded) is Flow and torch.equal(loaded.log_prob(x, c), flow.log_prob(x, c))
+    with pytest.raises(CheckpointError, match="holds a Flow, not a RealNVP"):
+        RealNVP.load(tmp_path / "flow.pt")
+
+
+def test_unregistered_transforms_cannot_be_saved(tmp_path: Path) -> None:
+    class Shift(FixedPermutation):
+        pass
+
+    with pytest.raises(TypeError, match="Shift is not registered for saving"):
+        Flow([Shift(2)]).save(tmp_path / "x.pt")
+    with pytest.raises(ValueError, match="another class named 'Flow'"):
+        register(type("Flow", (Flow,), {}))
 
 
 def test_atomic_write_follows_the_umask_and_keeps_the_old_file_on_failure(tmp_path: Path) -> None:

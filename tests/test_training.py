@@ -10,7 +10,8 @@ import torch
 from sklearn.datasets import make_moons
 
 from innlab import CheckpointError, RealNVP, TrainingDivergedError, nll_loss, train_inn
-from innlab.training import _bottleneck_loss
+from innlab.flows.io import atomic_save
+from innlab.training import BottleneckLoss
 
 from .conftest import make_flow
 
@@ -114,8 +115,8 @@ def test_bottleneck_term_is_zero_at_full_dimension_and_positive_below() -> None:
     flow = make_flow(4)
     x = torch.randn(32, 4)
     z, _ = flow.encode(x)
-    assert _bottleneck_loss(flow, x, z, None, 4).item() < 1e-10
-    assert _bottleneck_loss(flow, x, z, None, 1).item() > 0.1
+    assert BottleneckLoss(4, 1.0).reconstruction_error(flow, x, z, None).item() < 1e-10
+    assert BottleneckLoss(1, 1.0).reconstruction_error(flow, x, z, None).item() > 0.1
 
 
 def test_bottleneck_training_reduces_reconstruction_error() -> None:
@@ -135,7 +136,8 @@ def test_bottleneck_training_reduces_reconstruction_error() -> None:
 
     def recon(flow: RealNVP) -> float:
         with torch.no_grad():
-            return _bottleneck_loss(flow, x, flow.encode(x)[0], None, 2).item()
+            error = BottleneckLoss(2, 1.0).reconstruction_error
+            return error(flow, x, flow.encode(x)[0], None).item()
 
     assert recon(squeezed) < 0.5 * recon(plain)
 
@@ -192,21 +194,33 @@ def test_checkpoint_refuses_to_overwrite_or_mix(tmp_path: Path) -> None:
     train_inn(RealNVP(2, 8, 2, seed=0), data, epochs=1, checkpoint=ckpt, seed=0, progress=False)
     with pytest.raises(FileExistsError, match="resume=True"):
         train_inn(RealNVP(2, 8, 2, seed=0), data, epochs=1, checkpoint=ckpt, seed=0, progress=False)
-    with pytest.raises(CheckpointError, match="config"):
+    with pytest.raises(CheckpointError, match="belongs to a model"):
         resume(RealNVP(2, 8, 3, seed=0), data, ckpt, epochs=1)
-    with pytest.raises(CheckpointError, match="settings"):
+    with pytest.raises(CheckpointError, match=r"same training data, options and seed \(lr: "):
         resume(RealNVP(2, 8, 2, seed=0), data, ckpt, epochs=1, lr=1e-2)
 
 
+def test_resume_refuses_other_data_of_the_same_size(tmp_path: Path) -> None:
+    ckpt = tmp_path / "train.pt"
+    train_inn(RealNVP(2, 8, 2, seed=0), moons(128, 0), epochs=1, checkpoint=ckpt, seed=0,
+              progress=False)  # fmt: skip
+    with pytest.raises(CheckpointError, match=r"another run.*\(data: "):
+        resume(RealNVP(2, 8, 2, seed=0), moons(128, 1), ckpt, epochs=2)
+
+
 def test_checkpoint_of_another_version_is_refused(tmp_path: Path) -> None:
-    """Version 1 kept one optimizer entry per layer; version 2 has one flat parameter."""
+    """Version 2 had no flow spec, data hash or checksum; version 3 has all three."""
     data = moons(128, 0)
     ckpt = tmp_path / "train.pt"
     train_inn(RealNVP(2, 8, 2, seed=0), data, epochs=1, checkpoint=ckpt, seed=0, progress=False)
     state = torch.load(ckpt, weights_only=True)
-    assert len(state["optimizer"]["state"]) == 1  # one flat parameter
-    torch.save({**state, "version": 1}, ckpt)
-    with pytest.raises(CheckpointError, match="version 2"):
+    assert len(state["stepper"]["optimizer"]["state"]) == 1  # one flat parameter
+    state.pop("sha256")
+    atomic_save({**state, "version": 2}, ckpt)
+    with pytest.raises(CheckpointError, match="version 3"):
+        resume(RealNVP(2, 8, 2, seed=0), data, ckpt, epochs=2)
+    torch.save(state, ckpt)  # no checksum: damaged or written by an older innlab
+    with pytest.raises(CheckpointError, match="no checksum"):
         resume(RealNVP(2, 8, 2, seed=0), data, ckpt, epochs=2)
 
 

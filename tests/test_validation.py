@@ -66,7 +66,12 @@ CASES: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
         ValueError,
         "test_data must have 3",
     ),
-    ("model", lambda: train_inn(torch.nn.Linear(2, 2), X, epochs=1), TypeError, "innlab.RealNVP"),
+    (
+        "model",
+        lambda: train_inn(torch.nn.Linear(2, 2), X, epochs=1),
+        TypeError,
+        "innlab.flows.Flow",
+    ),
 ]
 
 

@@ -3,6 +3,7 @@
 Public API::
 
     from innlab import RealNVP, train_inn
+    from innlab.flows import Flow, Transform, AffineCoupling, FixedRotation, StandardNormal
     from innlab.data import two_moons, hexagon_gmm, digits, mnist8x8, one_hot
     from innlab.metrics import mmd, code_normality
 
@@ -15,29 +16,40 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from innlab.flows.base import Flow
     from innlab.flows.io import CheckpointError
     from innlab.flows.realnvp import RealNVP
-    from innlab.training import History, TrainingDivergedError, nll_loss, train_inn
+    from innlab.training import (
+        History,
+        TrainingDivergedError,
+        nll_loss,
+        train_inn,
+        train_inn_vectorized,
+    )
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _HOMES = {
     "CheckpointError": "innlab.flows.io",
+    "Flow": "innlab.flows.base",
     "RealNVP": "innlab.flows.realnvp",
-    "History": "innlab.training",
-    "TrainingDivergedError": "innlab.training",
-    "nll_loss": "innlab.training",
-    "train_inn": "innlab.training",
+    "History": "innlab.training.history",
+    "TrainingDivergedError": "innlab.training.step",
+    "nll_loss": "innlab.training.losses",
+    "train_inn": "innlab.training.loop",
+    "train_inn_vectorized": "innlab.training.vectorized",
 }
 
 __all__ = [
     "CheckpointError",
+    "Flow",
     "History",
     "RealNVP",
     "TrainingDivergedError",
     "__version__",
     "nll_loss",
     "train_inn",
+    "train_inn_vectorized",
 ]
 
 

@@ -15,7 +15,12 @@ if TYPE_CHECKING:  # the tensor checks import torch when called: the CLI parses 
     import torch
 
 __all__ = [
+    "SEED_LIMIT",
+    "check_bool",
     "check_choice",
+    "check_int",
+    "check_seed",
+    "resolve_seed",
     "check_finite_tensor",
     "check_positive_int",
     "check_nonnegative_int",
@@ -29,22 +34,67 @@ def _type_name(value: Any) -> str:
     return type(value).__name__
 
 
+def check_int(
+    value: Any, name: str, *, minimum: int | None = None, maximum: int | None = None
+) -> int:
+    """Return ``value`` as ``int`` if it is an integer (Python or numpy, not bool) within
+    ``[minimum, maximum]`` (either bound may be ``None``), else raise."""
+    bounds = _bounds_text(minimum, maximum)
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int{bounds}, got {_type_name(value)} {value!r}")
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        raise ValueError(f"{name} must be an int{bounds}, got {value}")
+    return int(value)
+
+
+def _bounds_text(minimum: float | None, maximum: float | None) -> str:
+    if minimum is not None and maximum is not None:
+        return f" in [{minimum}, {maximum}]"
+    if minimum is not None:
+        return f" >= {minimum}"
+    return f" <= {maximum}" if maximum is not None else ""
+
+
 def check_positive_int(value: Any, name: str) -> int:
     """Return ``value`` as ``int`` if it is an integer >= 1, else raise."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int >= 1, got {_type_name(value)} {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be an int >= 1, got {value}")
-    return int(value)
+    return check_int(value, name, minimum=1)
 
 
 def check_nonnegative_int(value: Any, name: str) -> int:
     """Return ``value`` as ``int`` if it is an integer >= 0, else raise."""
+    return check_int(value, name, minimum=0)
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """Return ``value`` if it is a ``bool`` (numpy's included), else raise ``TypeError``."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool, got {_type_name(value)} {value!r}")
+    return bool(value)
+
+
+SEED_LIMIT = 2**63 - 1
+"""The largest seed: every seed fits a signed 64-bit integer (torch's and numpy's generators)."""
+
+
+def check_seed(value: Any, name: str = "seed", *, allow_none: bool = False) -> int:
+    """Return ``value`` as ``int`` if it is an integer seed in ``[0, 2**63 - 1]``, else raise."""
+    expected = "an int seed in [0, 2**63 - 1]" + (" or None" if allow_none else "")
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int >= 0, got {_type_name(value)} {value!r}")
-    if value < 0:
-        raise ValueError(f"{name} must be an int >= 0, got {value}")
+        raise TypeError(f"{name} must be {expected}, got {_type_name(value)} {value!r}")
+    if not 0 <= value <= SEED_LIMIT:
+        raise ValueError(f"{name} must be {expected}, got {value}")
     return int(value)
+
+
+def resolve_seed(value: Any, name: str = "seed") -> int:
+    """innlab's one seed rule: an int seed is checked and returned; ``None`` draws a seed from
+    torch's global generator, so ``torch.manual_seed`` makes every ``None`` reproducible (and
+    the global generator is never reseeded)."""
+    if value is None:
+        import torch
+
+        return int(torch.randint(0, 2**62, (1,)))
+    return check_seed(value, name, allow_none=True)
 
 
 def check_positive_float(value: Any, name: str, *, allow_zero: bool = False) -> float:

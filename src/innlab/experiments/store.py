@@ -96,8 +96,10 @@ class ModelStore:
             return None  # unreadable cache: retrain and overwrite it
         if payload.get("key") != key:
             return None
-        model = model_from_payload(payload["model"], str(path)).to(self.device)
-        return model.eval(), History.from_dict(payload["history"])
+        model = model_from_payload(payload["model"], str(path))
+        if not isinstance(model, RealNVP):
+            return None  # another kind of flow under this name: retrain and overwrite it
+        return model.to(self.device).eval(), History.from_dict(payload["history"])
 
     def fit(
         self,

@@ -1,12 +1,13 @@
-"""One affine coupling block.
-
-Contract (shared by every layer of innlab): the *forward* direction maps data to code and returns
-``log|det J|`` of that map, shape ``(n,)``; the *inverse* maps code back to data exactly.
+"""The affine coupling transform.
 
 The input ``x`` of shape ``(n, d)`` is split into ``x1 = x[:, :d1]`` with ``d1 = d // 2`` and
-``x2 = x[:, d1:]``. ``x1`` passes unchanged;
+``x2 = x[:, d1:]``. ``x1`` passes unchanged; with ``s = s~(x1, c)`` and ``t = t(x1, c)``,
 
-    y2 = x2 * exp(tanh(s~(x1, c))) + t(x1, c),      log|det J| = sum(tanh(s~)).
+    y2 = x2 * exp(sigma(s)) + t,      log|det dy/dx| = sum_j sigma(s)_j,
+
+where ``sigma`` is the ``scale`` option: ``tanh`` (``"exp_tanh"``, the default: each log-scale
+bounded to [-1, 1]), the identity (``"exp"``, unbounded as in normflows) or no scale at all
+(``"additive"``, NICE: ``y2 = x2 + t``, log-det 0).
 
 ``s~`` and ``t`` come from multilayer perceptrons with two hidden ReLU layers and a linear output
 layer. Two layouts:
@@ -15,16 +16,25 @@ layer. Two layouts:
   along a leading axis of size 2, so both run as one batched matrix product per layer
   (``torch.baddbmm``).
 * ``shared_subnet=True``: one network whose output layer yields ``s~`` and ``t`` side by side.
+
+With ``scale="additive"`` there is only the ``t`` network, so the two layouts coincide.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-__all__ = ["AffineCoupling"]
+from innlab._validation import check_bool, check_choice, check_nonnegative_int, check_positive_int
+from innlab.flows.base import Transform
+
+__all__ = ["SCALES", "AffineCoupling"]
+
+SCALES = ("exp_tanh", "exp", "additive")
+"""The ``scale`` options of :class:`AffineCoupling`."""
 
 _BATCHED_ROWS = 4096
 """Up to this many rows the separate s and t networks run as one batched product per layer
@@ -32,18 +42,32 @@ _BATCHED_ROWS = 4096
 CPU kernels run about twice as fast for large inputs."""
 
 
-class AffineCoupling(nn.Module):
-    """Affine coupling block ``x2 -> x2 * exp(tanh(s~)) + t`` conditioned on ``x1`` (and ``c``).
+class AffineCoupling(Transform):
+    """Affine coupling ``x2 -> x2 * exp(sigma(s~)) + t`` conditioned on ``x1`` (and ``c``).
 
     Args:
         dim: data dimension ``d`` (>= 1).
         hidden_size: width of the two hidden layers.
         condition_size: width of the condition fed to the subnetworks (0: unconditional).
         shared_subnet: one subnetwork for ``s~`` and ``t`` instead of two.
+        scale: ``"exp_tanh"``, ``"exp"`` or ``"additive"`` (see the module docstring).
         generator: random source for the hidden layers' initialisation.
 
-    The output layers start at zero, so a new block is the identity map.
+    The output layers start at zero, so a new coupling is the identity map.
+
+    Example:
+        >>> block = AffineCoupling(4, 16, generator=torch.Generator().manual_seed(0))
+        >>> y, log_det = block(torch.randn(3, 4))
+        >>> y.shape, log_det.shape
+        (torch.Size([3, 4]), torch.Size([3]))
     """
+
+    w1: nn.Parameter
+    w2: nn.Parameter
+    w3: nn.Parameter
+    b1: nn.Parameter
+    b2: nn.Parameter
+    b3: nn.Parameter
 
     def __init__(
         self,
@@ -52,29 +76,22 @@ class AffineCoupling(nn.Module):
         condition_size: int = 0,
         *,
         shared_subnet: bool = False,
+        scale: str = "exp_tanh",
         generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
-        self.dim = dim
+        self.dim = check_positive_int(dim, "dim")
+        self.hidden_size = check_positive_int(hidden_size, "hidden_size")
+        self.condition_size = check_nonnegative_int(condition_size, "condition_size")
+        self.shared_subnet = check_bool(shared_subnet, "shared_subnet")
+        self.scale = check_choice(scale, "scale", SCALES)
+        self.volume_preserving = scale == "additive"
+        self.stacked = not shared_subnet and scale != "additive"
         self.split = dim // 2
-        self.condition_size = condition_size
-        self.shared_subnet = shared_subnet
-        d2 = dim - self.split
-        in_size = self.split + condition_size
-        shapes: list[tuple[int, ...]]
-        bias_shapes: list[tuple[int, ...]]
-        if shared_subnet:  # one network, output [s~ | t]
-            shapes = [(in_size, hidden_size), (hidden_size, hidden_size), (hidden_size, 2 * d2)]
-            bias_shapes = [(hidden_size,), (hidden_size,), (2 * d2,)]
-        else:  # s and t networks stacked along a leading axis of size 2
-            shapes = [
-                (2, in_size, hidden_size),
-                (2, hidden_size, hidden_size),
-                (2, hidden_size, d2),
-            ]
-            bias_shapes = [(2, 1, hidden_size), (2, 1, hidden_size), (2, 1, d2)]
-        self.w1, self.w2, self.w3 = (nn.Parameter(torch.zeros(shape)) for shape in shapes)
-        self.b1, self.b2, self.b3 = (nn.Parameter(torch.zeros(shape)) for shape in bias_shapes)
+        for name, shape in _parameter_shapes(
+            self.split + condition_size, hidden_size, dim - self.split, self.stacked, scale
+        ).items():
+            self.register_parameter(name, nn.Parameter(torch.zeros(shape)))
         with torch.no_grad():
             for w, b in ((self.w1, self.b1), (self.w2, self.b2)):
                 # nn.Linear's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
@@ -82,21 +99,40 @@ class AffineCoupling(nn.Module):
                 w.uniform_(-bound, bound, generator=generator)
                 b.uniform_(-bound, bound, generator=generator)
 
-    def scale_shift(self, x1: Tensor, c: Tensor | None) -> tuple[Tensor, Tensor]:
-        """Return ``(tanh(s~), t)``, each of shape ``(n, d - d1)``."""
+    @property
+    def config(self) -> dict[str, Any]:
+        """Constructor arguments; ``AffineCoupling(**block.config)`` rebuilds the architecture."""
+        return {
+            "dim": self.dim,
+            "hidden_size": self.hidden_size,
+            "condition_size": self.condition_size,
+            "shared_subnet": self.shared_subnet,
+            "scale": self.scale,
+        }
+
+    @property
+    def activations_per_row(self) -> int:
+        return (2 if self.stacked else 1) * self.hidden_size
+
+    def scale_shift(self, x1: Tensor, c: Tensor | None) -> tuple[Tensor | None, Tensor]:
+        """Return ``(sigma(s~), t)``, each ``(n, d - d1)``; ``sigma(s~)`` is ``None`` for
+        ``scale="additive"``."""
         h = x1 if c is None else torch.cat((x1, c), dim=1)
         # relu_ in place: the products' backward needs their inputs, not their outputs
-        if self.shared_subnet:
+        if not self.stacked:
             h = torch.relu_(_input_layer(h, self.w1, self.b1))
             h = torch.relu_(torch.addmm(self.b2, h, self.w2))
-            s, t = torch.addmm(self.b3, h, self.w3).chunk(2, dim=1)
+            out = torch.addmm(self.b3, h, self.w3)
+            if self.scale == "additive":
+                return None, out
+            s, t = out.chunk(2, dim=1)
         elif h.shape[0] <= _BATCHED_ROWS:
             h = torch.relu_(_input_layer(h, self.w1, self.b1))
             h = torch.relu_(torch.baddbmm(self.b2, h, self.w2))
             s, t = torch.baddbmm(self.b3, h, self.w3).unbind(0)
         else:  # large inputs (evaluation, sampling): two plain products beat one batched one
             s, t = (self._subnet(h, k) for k in (0, 1))
-        return torch.tanh(s), t
+        return (torch.tanh(s) if self.scale == "exp_tanh" else s), t
 
     def _subnet(self, h: Tensor, k: int) -> Tensor:
         """Network ``k`` (0: s, 1: t) of the separate layout on input ``h`` ``(n, in)``."""
@@ -104,30 +140,48 @@ class AffineCoupling(nn.Module):
         h = torch.relu_(torch.addmm(self.b2[k, 0], h, self.w2[k]))
         return torch.addmm(self.b3[k, 0], h, self.w3[k])
 
-    def _forward(self, x: Tensor, c: Tensor | None) -> tuple[Tensor, Tensor]:
-        """Like :meth:`forward` but returns the per-dimension log-scales ``(n, d - d1)``."""
+    def forward_unchecked(self, x: Tensor, c: Tensor | None) -> tuple[Tensor, Tensor]:
         x1, x2 = x[:, : self.split], x[:, self.split :]
         log_scale, shift = self.scale_shift(x1, c)
-        return torch.cat((x1, torch.addcmul(shift, x2, torch.exp(log_scale))), dim=1), log_scale
+        if log_scale is None:
+            return torch.cat((x1, x2 + shift), dim=1), x.new_zeros(x.shape[0])
+        y2 = torch.addcmul(shift, x2, torch.exp(log_scale))
+        return torch.cat((x1, y2), dim=1), log_scale.sum(dim=1)
 
-    def forward(self, x: Tensor, c: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        """Map ``x`` ``(n, d)`` to ``(y, log_det)`` with ``y`` ``(n, d)``, ``log_det`` ``(n,)``."""
-        y, log_scale = self._forward(x, c)
-        return y, log_scale.sum(dim=1)
-
-    def inverse(self, y: Tensor, c: Tensor | None = None) -> Tensor:
-        """Map ``y`` ``(n, d)`` back to ``x`` ``(n, d)``; exact inverse of :meth:`forward`."""
+    def inverse_unchecked(self, y: Tensor, c: Tensor | None) -> tuple[Tensor, Tensor]:
         y1, y2 = y[:, : self.split], y[:, self.split :]
         log_scale, shift = self.scale_shift(y1, c)
+        if log_scale is None:
+            return torch.cat((y1, y2 - shift), dim=1), y.new_zeros(y.shape[0])
         x2 = (y2 - shift) * torch.exp(-log_scale)
-        return torch.cat((y1, x2), dim=1)
+        return torch.cat((y1, x2), dim=1), -log_scale.sum(dim=1)
 
     def extra_repr(self) -> str:
-        layout = "shared" if self.shared_subnet else "separate s/t"
-        return (
-            f"dim={self.dim}, hidden_size={self.w2.shape[-1]}, "
-            f"condition_size={self.condition_size}, subnet={layout}"
-        )
+        return ", ".join(f"{k}={v}" for k, v in self.config.items())
+
+
+def _parameter_shapes(
+    in_size: int, hidden: int, d2: int, stacked: bool, scale: str
+) -> dict[str, tuple[int, ...]]:
+    """Weights ``w1..w3`` and biases ``b1..b3`` of the subnetworks (see the module docstring)."""
+    if stacked:  # s and t networks stacked along a leading axis of size 2
+        return {
+            "w1": (2, in_size, hidden),
+            "w2": (2, hidden, hidden),
+            "w3": (2, hidden, d2),
+            "b1": (2, 1, hidden),
+            "b2": (2, 1, hidden),
+            "b3": (2, 1, d2),
+        }
+    outputs = d2 if scale == "additive" else 2 * d2  # [s~ | t] side by side, or t alone
+    return {
+        "w1": (in_size, hidden),
+        "w2": (hidden, hidden),
+        "w3": (hidden, outputs),
+        "b1": (hidden,),
+        "b2": (hidden,),
+        "b3": (outputs,),
+    }
 
 
 def _input_layer(h: Tensor, w: Tensor, b: Tensor) -> Tensor:

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from innlab._validation import check_matrix, check_positive_float
+from innlab._validation import check_matrix, check_positive_float, resolve_seed
 
 __all__ = [
     "as_float64",
@@ -76,18 +76,13 @@ def check_finite_float(value: Any, name: str) -> float:
 
 
 def make_generator(seed: Seed, name: str = "seed") -> torch.Generator:
-    """A CPU ``torch.Generator`` from an int seed, a generator (returned as is) or ``None``.
-
-    ``None`` gives a generator seeded from fresh OS entropy; global RNGs are never touched.
-    """
+    """A CPU ``torch.Generator`` from an int seed, a generator (returned as is) or ``None``
+    (innlab's seed rule, :func:`innlab._validation.resolve_seed`: a seed drawn from torch's
+    global generator, which is never reseeded)."""
     if isinstance(seed, torch.Generator):
         return seed
-    generator = torch.Generator()
-    if seed is None:
-        generator.seed()
-        return generator
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
         raise TypeError(
             f"{name} must be an int, a torch.Generator or None, got {type(seed).__name__}"
         )
-    return generator.manual_seed(int(seed))
+    return torch.Generator().manual_seed(resolve_seed(seed, name))

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from innlab._validation import check_positive_int
+from innlab._validation import check_positive_int, resolve_seed
 from innlab.metrics._inputs import (
     Seed,
     as_float64,
@@ -97,9 +97,7 @@ def mmd_null(
         )
     n = check_positive_int(n, "n")
     draws = _check_draws(draws)
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-        raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
-    seeds = np.random.SeedSequence(seed).generate_state(2 * draws).tolist()
+    seeds = np.random.SeedSequence(resolve_seed(seed, "seed")).generate_state(2 * draws).tolist()
 
     def pairs() -> Iterator[tuple[Tensor, Tensor]]:
         for i in range(draws):

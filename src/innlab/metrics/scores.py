@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from innlab._validation import check_labels, check_positive_float, check_positive_int
+from innlab._validation import check_int, check_labels, check_positive_float, check_positive_int
 from innlab.metrics._inputs import as_float64, same_columns
 from innlab.metrics._kernels import squared_distances
 
@@ -102,10 +102,10 @@ def fit_digit_classifier(
     x = as_float64(x_train, "x_train")
     y = check_labels(y_train, "y_train", rows=x.shape[0])
     n_estimators = check_positive_int(n_estimators, "n_estimators")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
     forest = RandomForestClassifier(
-        n_estimators=n_estimators, random_state=int(seed), n_jobs=n_jobs
+        n_estimators=n_estimators,
+        random_state=check_int(seed, "seed", minimum=0, maximum=2**32 - 1),
+        n_jobs=n_jobs,
     )
     return forest.fit(x.cpu().numpy(), y.cpu().numpy())
 

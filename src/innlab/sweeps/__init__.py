@@ -35,7 +35,7 @@ if TYPE_CHECKING:
         write_plots,
     )
     from innlab.sweeps.trial import Trial
-    from innlab.sweeps.vectorized import NotVectorizableError, train_inn_vectorized
+    from innlab.training.vectorized import NotVectorizableError, train_inn_vectorized
 
 _HOMES = {
     "METRICS": "innlab.sweeps.config",
@@ -51,8 +51,8 @@ _HOMES = {
     "summarize": "innlab.sweeps.summary",
     "write_plots": "innlab.sweeps.summary",
     "Trial": "innlab.sweeps.trial",
-    "NotVectorizableError": "innlab.sweeps.vectorized",
-    "train_inn_vectorized": "innlab.sweeps.vectorized",
+    "NotVectorizableError": "innlab.training.vectorized",
+    "train_inn_vectorized": "innlab.training.vectorized",
 }
 
 __all__ = [

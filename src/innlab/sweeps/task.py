@@ -23,8 +23,8 @@ from innlab.sweeps.datasets import ToyDataset
 from innlab.sweeps.evaluation import HeldOut, evaluate, generate
 from innlab.sweeps.records import new_record
 from innlab.sweeps.trial import Trial
-from innlab.sweeps.vectorized import NotVectorizableError, train_inn_vectorized
 from innlab.training import History, TrainingDivergedError, train_inn
+from innlab.training.vectorized import NotVectorizableError, train_inn_vectorized
 
 __all__ = ["make_tasks", "run_task"]
 

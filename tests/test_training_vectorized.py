@@ -52,7 +52,7 @@ def test_vectorized_equals_separate_training(options: dict) -> None:
             torch.testing.assert_close(pb, pa, rtol=1e-5, atol=1e-6, msg=name)
         assert hb.steps == ha.steps and hb.lr == pytest.approx(ha.lr)
         assert hb.train_loss == pytest.approx(ha.train_loss, rel=1e-5)
-    assert separate[0].state_dict()["blocks.0.w3"].abs().sum() > 0  # training moved the weights
+    assert separate[0].state_dict()["transforms.0.w3"].abs().sum() > 0  # training moved the weights
 
 
 def test_non_finite_step_raises_and_leaves_models_unchanged() -> None:

@@ -1,0 +1,98 @@
+"""One optimizer step on a flat parameter buffer, and the guard against diverging runs."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from innlab._flat_params import FlatParameters
+from innlab.training.options import TrainingOptions, make_optimizer
+
+__all__ = ["DivergenceGuard", "Stepper", "TrainingDivergedError"]
+
+
+class TrainingDivergedError(RuntimeError):
+    """Too many consecutive training steps had a non-finite loss or gradient."""
+
+
+class Stepper:
+    """Backward, gradient check, optional clipping, fused Adam and the schedule, for parameters
+    viewed into one :class:`~innlab._flat_params.FlatParameters` buffer.
+
+    Args:
+        flat: the parameters' flat buffer (its ``grad`` receives the gradients).
+        options: the training options (learning rate and schedule).
+        n: training points per epoch (sets the schedule's length).
+        max_grad_norm: clip the gradient norm to this value (``None``: no clipping).
+    """
+
+    def __init__(
+        self, flat: FlatParameters, options: TrainingOptions, n: int, max_grad_norm: float | None
+    ) -> None:
+        self.flat = flat
+        self.optimizer, self.scheduler = make_optimizer(flat.flat, options, n)
+        self.max_grad_norm = max_grad_norm
+        self.steps = 0  # steps taken or skipped
+
+    @property
+    def lr(self) -> float:
+        """The learning rate of the next step."""
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    def apply(self, loss: Tensor | None) -> bool:
+        """Differentiate the finite scalar ``loss`` and update the parameters; skip the update
+        (but advance the schedule) when ``loss`` is ``None`` or its gradient is not finite.
+        Returns whether the parameters were updated."""
+        ok = loss is not None
+        if loss is not None:
+            loss.backward()
+            norm = torch.linalg.vector_norm(self.flat.grad)
+            ok = bool(torch.isfinite(norm))
+            if ok and self.max_grad_norm is not None:
+                torch.nn.utils.clip_grads_with_norm_([self.flat.flat], self.max_grad_norm, norm)
+        if ok:
+            self.optimizer.step()
+        self.flat.zero_grad()
+        if self.scheduler is not None:
+            self.scheduler.step()
+        self.steps += 1
+        return ok
+
+    def state_dict(self) -> dict[str, object]:
+        """Optimizer and schedule state, for checkpoints."""
+        scheduler = None if self.scheduler is None else self.scheduler.state_dict()
+        return {
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": scheduler,
+            "steps": self.steps,
+        }
+
+    def load_state_dict(self, state: dict[str, object]) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])  # type: ignore[arg-type]
+        if self.scheduler is not None:
+            self.scheduler.load_state_dict(state["scheduler"])  # type: ignore[arg-type]
+        self.steps = int(state["steps"])  # type: ignore[call-overload]
+
+
+class DivergenceGuard:
+    """Counts skipped (non-finite) steps and stops training after ``max_bad_steps`` in a row."""
+
+    def __init__(self, max_bad_steps: int, skipped: int = 0) -> None:
+        self.max_bad_steps = max_bad_steps
+        self.skipped = skipped  # skipped steps of the whole run
+        self.in_a_row = 0
+
+    def record(self, ok: bool, epoch: int, lr: float) -> None:
+        """Count one step; raise :class:`TrainingDivergedError` after too many bad ones."""
+        if ok:
+            self.in_a_row = 0
+            return
+        self.skipped += 1
+        self.in_a_row += 1
+        if self.in_a_row >= self.max_bad_steps:
+            raise TrainingDivergedError(
+                f"training diverged at epoch {epoch}: {self.in_a_row} consecutive steps had a "
+                f"non-finite loss or gradient (lr={lr:g}); the learning rate is likely too high "
+                "for this model and data - lower lr or set max_grad_norm. The model holds its "
+                "last finite weights."
+            )
