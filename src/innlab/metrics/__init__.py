@@ -1,7 +1,9 @@
-"""Quality metrics for flows: MMD (with permutation test and null), novelty, code normality,
-likelihood and classifier scores. Metrics return numbers and dataclasses; they never plot.
+"""Quality metrics for flows: MMD (with permutation test and null), the classifier two-sample
+test, novelty, code normality, likelihood and classifier scores. Metrics return numbers and
+dataclasses; they never plot.
 """
 
+from innlab.metrics.c2st import C2STResult, c2st
 from innlab.metrics.likelihood import (
     DensityModel,
     batched_log_prob,
@@ -28,6 +30,7 @@ from innlab.metrics.scores import (
 )
 
 __all__ = [
+    "C2STResult",
     "DEFAULT_BLOCK_SIZE",
     "DEFAULT_SCALES",
     "DensityModel",
@@ -36,6 +39,7 @@ __all__ = [
     "NormalityReport",
     "batched_log_prob",
     "bits_per_dim",
+    "c2st",
     "classifier_scores",
     "code_normality",
     "compare_to_null",
