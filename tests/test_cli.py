@@ -79,6 +79,9 @@ def test_train_writes_model_metrics_and_plot(tmp_path: Path) -> None:
         (["train", "--epochs", "0"], "epochs must be an int >= 1, got 0"),
         (["train", "--lr", "nan"], "lr must be a finite number"),
         (["train", "--hidden", "-3"], "hidden_size must be"),
+        (["train", "--noise", "0"], "noise must be a finite number > 0, got 0.0"),
+        (["train", "--radius", "2"], "unknown option 'radius' for toy data set 'moons'"),
+        (["train", "--dataset", "hexagon", "--radius", "-1"], "radius must be a finite number"),
         (["report", "--workers", "0"], "workers must be an int >= 1"),
     ],
 )

@@ -19,6 +19,7 @@ from innlab.data import (
     hexagon_gmm_log_prob,
     hexagon_gmm_posterior,
     two_moons,
+    two_moons_iid,
     two_moons_log_prob,
     two_moons_posterior,
 )
@@ -42,6 +43,18 @@ def test_two_moons_shapes_labels_and_seed():
     assert torch.bincount(y).tolist() == [50, 51]  # make_moons: n // 2 on the upper moon
     assert torch.equal(two_moons(101, seed=3)[0], x)
     assert not torch.equal(two_moons(101, seed=4)[0], x)
+
+
+def test_two_moons_iid_shapes_labels_and_seed():
+    x, y = two_moons_iid(1001, seed=3)
+    assert x.shape == (1001, 2) and x.dtype == torch.float32
+    assert y.shape == (1001,) and y.dtype == torch.int64 and set(y.tolist()) == {0, 1}
+    assert torch.equal(two_moons_iid(1001, seed=3)[0], x)
+    assert not torch.equal(two_moons_iid(1001, seed=4)[0], x)
+    clean, moon = two_moons_iid(200, noise=0.0, seed=0)
+    lower = clean[moon == 1].double() - torch.tensor([1.0, 0.5], dtype=torch.float64)
+    assert torch.allclose(clean[moon == 0].double().norm(dim=1), torch.ones(1).double())
+    assert torch.allclose(lower.norm(dim=1), torch.ones(1).double())
 
 
 def test_two_moons_without_noise_lies_on_the_curves():
@@ -199,7 +212,7 @@ def test_posteriors_at_known_points():
 # ------------------------------------------------------------------ errors
 
 
-@pytest.mark.parametrize("sampler", [two_moons, hexagon_gmm])
+@pytest.mark.parametrize("sampler", [two_moons, two_moons_iid, hexagon_gmm])
 @pytest.mark.parametrize(("n", "error"), [(0, ValueError), (-3, ValueError), (2.5, TypeError)])
 def test_bad_n(sampler, n, error):
     with pytest.raises(error, match="n must be an int"):
@@ -213,6 +226,10 @@ def test_bad_arguments():
         two_moons("10")
     with pytest.raises(ValueError, match="seed"):
         two_moons(10, seed=-1)
+    with pytest.raises(ValueError, match="seed"):
+        two_moons_iid(10, seed=-1)
+    with pytest.raises(ValueError, match="noise"):
+        two_moons_iid(10, noise=-0.1)
     with pytest.raises(ValueError, match="std"):
         hexagon_gmm(10, std=0.0)
     with pytest.raises(ValueError, match="radius"):

@@ -1,4 +1,5 @@
-"""Experiment building blocks: the model cache, result rounding, presets, the toy null."""
+"""Experiment building blocks: the model cache, results and their rounding, presets, the toy
+null."""
 
 from __future__ import annotations
 
@@ -8,11 +9,18 @@ from pathlib import Path
 import pytest
 import torch
 
-from innlab.data import two_moons
+from innlab.data import toy_dataset, two_moons
+from innlab.experiments import (
+    BottleneckResult,
+    BottleneckScores,
+    ModeCoverage,
+    NormalitySummary,
+    ToyResult,
+)
 from innlab.experiments.presets import PRESETS, get_preset
 from innlab.experiments.recording import Results, rounded
 from innlab.experiments.store import FitJob, ModelStore
-from innlab.experiments.toy import iid_moons, mmd_null_for, toy_data
+from innlab.experiments.toy import mmd_null_for
 
 
 def test_store_trains_once_and_retrains_when_the_recipe_changes(tmp_path: Path) -> None:
@@ -67,6 +75,33 @@ def test_prefetch_trains_in_workers_and_fit_then_loads(tmp_path: Path, workers: 
     assert {job.name: (tmp_path / f"{job.name}.pt").stat().st_mtime_ns for job in jobs} == stamps
 
 
+def _normality() -> NormalitySummary:
+    return NormalitySummary(True, 0.51234, 0.2, 0, 0.3, 0.4, 0.05, 0.01, 0.02, 0.03, 0.04)
+
+
+def _toy_result(coverage: ModeCoverage | None = None) -> ToyResult:
+    return ToyResult(
+        max_reconstruction_error=2.384185791015625e-07,
+        test_nll=1.23456789,
+        true_nll=1.0,
+        nll_gap=0.23456789,
+        mmd=0.001234567,
+        null_mean=0.0,
+        null_std=0.001,
+        null_q95=0.002,
+        mmd_z_score=1.234567,
+        mmd_below_null_q95=True,
+        mmd_sample_size=300,
+        normality=_normality(),
+        train_seconds=1.5,
+        steps=8,
+        parameters=100,
+        budget=get_preset("smoke").moons,
+        coverage=coverage,
+        figures={"samples": object()},  # type: ignore[dict-item]
+    )
+
+
 def test_rounding_and_results_file(tmp_path: Path) -> None:
     assert rounded(1.234567) == 1.235
     assert rounded(-0.000123456) == -0.0001235
@@ -76,8 +111,36 @@ def test_rounding_and_results_file(tmp_path: Path) -> None:
         "c": float("inf"),
     }
     results = Results(tmp_path / "r.json")
-    assert results.add("s", {"x": 3.14159}) == {"x": 3.142}
-    assert json.loads((tmp_path / "r.json").read_text()) == {"s": {"x": 3.142}}
+    result = _toy_result()
+    shown = results.add("moons", result)
+    written = json.loads((tmp_path / "r.json").read_text())
+    assert written == {"moons": rounded(result.to_dict())}
+    assert (shown.test_nll, shown.nll_gap, shown.normality.pvalue) == (1.235, 0.2346, 0.5123)
+    assert shown.figures is result.figures and shown.budget == result.budget
+    assert shown.to_dict() == written["moons"], "the text quotes the numbers of the file"
+
+
+def test_to_dict_leaves_out_figures_and_unset_options_and_flattens_coverage() -> None:
+    plain = _toy_result().to_dict()
+    assert "figures" not in plain and "coverage" not in plain
+    assert plain["budget"] == get_preset("smoke").moons.to_dict()
+    assert list(plain["normality"]) == [
+        "looks_normal",
+        "pvalue",
+        "ks_min_pvalue",
+        "ks_rejected",
+        "radius_pvalue",
+        "mmd_pvalue",
+        "max_cov_deviation",
+        "max_abs_mean",
+        "max_abs_std_error",
+        "max_abs_skewness",
+        "max_abs_excess_kurtosis",
+    ]
+    coverage = ModeCoverage(20_000, (0.2, 0.1, 0.2, 0.2, 0.2, 0.1), 0.067, 0.05, 0.01)
+    hexagon = _toy_result(coverage).to_dict()
+    assert list(hexagon) == [*plain, *coverage.to_dict()]
+    assert hexagon["mode_shares"] == [0.2, 0.1, 0.2, 0.2, 0.2, 0.1], "tuples become lists"
 
 
 def test_presets() -> None:
@@ -87,17 +150,60 @@ def test_presets() -> None:
         get_preset("huge")
 
 
-def test_iid_moons_match_the_true_density_better_than_a_shift() -> None:
-    data = toy_data("moons")
-    x = iid_moons(4000, seed=0)
-    assert x.shape == (4000, 2)
-    nll = float(-data.log_prob(x).mean())
-    shifted = float(-data.log_prob(x + 0.3).mean())
-    assert abs(nll - float(-data.log_prob(two_moons(4000, seed=5)[0]).mean())) < 0.05
-    assert shifted > nll + 0.5
-
-
 def test_toy_null_is_centred_near_zero_and_small() -> None:
-    null = mmd_null_for(toy_data("moons"), 500, draws=6)
-    assert abs(null["mean"]) < 0.01 and 0 < null["std"] < 0.01
-    assert null["q95"] >= min(null["values"])
+    null = mmd_null_for(toy_dataset("moons"), 500, draws=6)
+    assert abs(null.mean) < 0.01 and 0 < null.std < 0.01
+    assert null.q95 >= min(null.values) and len(null.values) == 6 and null.n == 500
+
+
+def test_bottleneck_result_keeps_the_file_layout() -> None:
+    def scores(bits: float | None) -> BottleneckScores:
+        return BottleneckScores(
+            first_k_confidence=0.5,
+            first_k_mmd=0.01,
+            fixed_k_label_agreement=0.7,
+            fixed_k_diversity=0.1,
+            test_bits_per_dim=bits,
+            reconstruction_mse=2.0,
+        )
+
+    result = BottleneckResult(
+        ks=(2, 8),
+        weight=1.0,
+        bottleneck={2: scores(4.5), 8: scores(4.6)},
+        plain={2: scores(None), 8: scores(None)},
+        plain_test_bits_per_dim=4.4,
+    )
+    out = result.to_dict()
+    assert list(out) == [
+        "ks",
+        "weight",
+        "bottleneck_k2",
+        "plain_k2",
+        "bottleneck_k8",
+        "plain_k8",
+        "plain_test_bits_per_dim",
+    ]
+    assert list(out["bottleneck_k2"]) == [*PARTIAL_KEYS[:4], "test_bits_per_dim", PARTIAL_KEYS[4]]
+    assert list(out["plain_k8"]) == PARTIAL_KEYS
+    assert out["ks"] == [2, 8]
+    assert result.rounded().bottleneck[8].test_bits_per_dim == 4.6, "keys stay ints"
+
+
+PARTIAL_KEYS = [
+    "first_k_confidence",
+    "first_k_mmd",
+    "fixed_k_label_agreement",
+    "fixed_k_diversity",
+    "reconstruction_mse",
+]
+
+
+def test_result_classes_are_exported_lazily() -> None:
+    import innlab.experiments as experiments
+    from innlab.experiments.images import ImageResult
+
+    assert set(experiments._HOMES) == set(experiments.__all__)
+    assert experiments.ImageResult is ImageResult
+    for name in experiments.__all__:
+        assert isinstance(getattr(experiments, name), type), name

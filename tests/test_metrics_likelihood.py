@@ -61,6 +61,13 @@ def test_bits_per_dim_of_uniform_8bit_pixels_is_8():
     )
 
 
+def test_bits_per_dim_keeps_float64_precision_of_numbers():
+    # a Python number must not pass through float32 on its way (8.0000000220 before the fix)
+    assert bits_per_dim(0.0, -64 * math.log(256), 64) == 8.0
+    nats = -64 * math.log(2) * 3.0
+    assert bits_per_dim(torch.tensor([nats], dtype=torch.float64), 0.0, 64) == 3.0
+
+
 @pytest.mark.parametrize(
     ("args", "error", "match"),
     [

@@ -9,15 +9,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from innlab.report.errors import ReportError
 from innlab.sweeps.cli import add_sweep_commands
-
-if TYPE_CHECKING:
-    from torch import Tensor
 
 __all__ = ["main"]
 
@@ -41,31 +38,31 @@ def _user_errors() -> tuple[type[Exception], ...]:
     )
 
 
+def _train_folder(args: argparse.Namespace) -> Path:
+    """The output folder of ``train``: an existing model is kept unless --force or --resume."""
+    out = Path(args.out or f"runs/{args.dataset}")
+    if (out / "model.pt").exists() and not (args.force or args.resume):
+        raise FileExistsError(
+            f"{out / 'model.pt'} exists; pass --force to retrain from scratch or --resume to "
+            "continue"
+        )
+    if args.force:
+        (out / "training-state.pt").unlink(missing_ok=True)
+    return out
+
+
 def _train(args: argparse.Namespace) -> int:
     from innlab import RealNVP, train_inn
-    from innlab.data import hexagon_gmm, hexagon_gmm_log_prob, two_moons, two_moons_log_prob
+    from innlab.data import toy_dataset
     from innlab.metrics import mean_nll, mmd
     from innlab.plots import plot_samples, save_figure
 
-    out = Path(args.out or f"runs/{args.dataset}")
+    out = _train_folder(args)
     model_path, metrics_path = out / "model.pt", out / "metrics.json"
-    checkpoint = out / "training-state.pt"
-    if model_path.exists() and not (args.force or args.resume):
-        raise FileExistsError(
-            f"{model_path} exists; pass --force to retrain from scratch or --resume to continue"
-        )
-    if args.force:
-        checkpoint.unlink(missing_ok=True)
-    sample: Callable[..., tuple[Tensor, Tensor]]
-    true_log_prob: Callable[..., Tensor]
-    if args.dataset == "moons":
-        sample, true_log_prob = two_moons, two_moons_log_prob
-        options: dict[str, Any] = {"noise": args.noise}
-    else:
-        sample, true_log_prob = hexagon_gmm, hexagon_gmm_log_prob
-        options = {"radius": args.radius}
-    x_train, _ = sample(args.n_train, seed=args.seed, **options)
-    x_test, _ = sample(args.n_test, seed=args.seed + 1, **options)
+    options = {k: getattr(args, k) for k in _DATA_OPTIONS if getattr(args, k) is not None}
+    data = toy_dataset(args.dataset, **options)
+    x_train, _ = data.sample(args.n_train, seed=args.seed)
+    x_test, _ = data.sample(args.n_test, seed=args.seed + 1)
 
     model = RealNVP(
         2, args.hidden, args.blocks, shared_subnet=args.shared_subnet, seed=args.seed
@@ -80,14 +77,14 @@ def _train(args: argparse.Namespace) -> int:
         test_data=x_test,
         seed=args.seed,
         progress=not args.quiet,
-        checkpoint=checkpoint,
+        checkpoint=out / "training-state.pt",
         checkpoint_every=args.checkpoint_every,
         resume=args.resume,
     )
     model.save(model_path)
     generated = model.sample(args.n_test, generator=args.seed).cpu()
     test_nll = mean_nll(model, x_test)
-    true_nll = float(-true_log_prob(x_test, **options).mean())
+    true_nll = float(-data.log_prob(x_test).mean())
     metrics = {
         "dataset": args.dataset,
         "test_nll": test_nll,
@@ -109,6 +106,11 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+_DATA_OPTIONS = ("noise", "radius")
+"""Options of ``train`` that go to :func:`innlab.data.toy_dataset` when given; the registry
+rejects one that the chosen data set does not have (``--radius`` for moons)."""
+
+
 def _add_train(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "train",
@@ -117,8 +119,8 @@ def _add_train(subparsers: Any) -> None:
         "metrics.json (test NLL, gap to the true density, MMD) and samples.png to --out.",
     )
     p.add_argument("--dataset", choices=("moons", "hexagon"), default="moons")
-    p.add_argument("--noise", type=float, default=0.1, help="two moons noise (default 0.1)")
-    p.add_argument("--radius", type=float, default=1.0, help="hexagon radius (std = radius/10)")
+    p.add_argument("--noise", type=float, help="two moons noise (default 0.1)")
+    p.add_argument("--radius", type=float, help="hexagon radius (default 1; std = radius/10)")
     p.add_argument("--n-train", type=int, default=10_000)
     p.add_argument("--n-test", type=int, default=5_000)
     p.add_argument("--hidden", type=int, default=64, help="subnetwork width")

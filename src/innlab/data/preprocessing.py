@@ -10,7 +10,7 @@ and generation goes back with :meth:`PixelPreprocessing.inverse` (exact) or
 
 Units: ``u`` is in pixel units, so every integer level owns a bin of width 1. The log-density of
 ``u`` is ``log p_flow(y) + log_det`` with ``log_det = log|det dy/du|``, and
-:meth:`PixelPreprocessing.bits_per_dim` reports its negative in bits per dimension. With uniform
+:func:`innlab.metrics.bits_per_dim` reports its negative in bits per dimension. With uniform
 dequantisation this is an upper bound on the discrete model's ``-log2 P(pixels) / dims``, the usual
 convention for reporting image likelihoods.
 """
@@ -50,7 +50,7 @@ class PixelPreprocessing:
         prep = PixelPreprocessing(levels=17)
         u = prep.dequantize(pixels, generator=torch.Generator().manual_seed(0))
         y, log_det = prep.forward(u)  # the flow is trained on y
-        bpd = prep.bits_per_dim(flow.log_prob(y), log_det, dims=64).mean()
+        bpd = innlab.metrics.bits_per_dim(flow.log_prob(y), log_det, dims=64)
         images = prep.to_images(flow.sample(16))  # in [0, 1] for plotting
     """
 
@@ -144,23 +144,6 @@ class PixelPreprocessing:
     def to_images(self, y: Any) -> Tensor:
         """:meth:`to_pixels` divided by ``levels - 1``: values in ``[0, 1]`` for plotting."""
         return self.to_pixels(y) / (self.levels - 1)
-
-    # ------------------------------------------------------------------ likelihood
-
-    @staticmethod
-    def bits_per_dim(log_prob_y: Tensor, log_det: Tensor, dims: int) -> Tensor:
-        """Negative log-likelihood of ``u`` in bits per dimension, shape ``(n,)``.
-
-        ``-(log_prob_y + log_det) / (dims * ln 2)``, where ``log_prob_y`` ``(n,)`` is the flow's
-        log-density of ``y`` in nats and ``log_det`` ``(n,)`` comes from :meth:`forward`.
-        """
-        dims = check_positive_int(dims, "dims")
-        if log_prob_y.shape != log_det.shape or log_det.ndim != 1:
-            raise ValueError(
-                "log_prob_y and log_det must both have shape (n,), got "
-                f"{tuple(log_prob_y.shape)} and {tuple(log_det.shape)}"
-            )
-        return -(log_prob_y + log_det) / (dims * math.log(2))
 
     # ------------------------------------------------------------------ config
 

@@ -32,6 +32,7 @@ __all__ = [
     "hexagon_gmm_log_prob",
     "hexagon_gmm_posterior",
     "two_moons",
+    "two_moons_iid",
     "two_moons_log_prob",
     "two_moons_posterior",
 ]
@@ -77,6 +78,32 @@ def two_moons(n: int, noise: float = 0.1, seed: int | None = None) -> tuple[Tens
     noise = check_positive_float(noise, "noise", allow_zero=True)
     x, y = make_moons(n_samples=n, shuffle=True, noise=noise, random_state=_check_seed(seed))
     return torch.from_numpy(x).float(), torch.from_numpy(y).long()
+
+
+def two_moons_iid(n: int, noise: float = 0.1, seed: int | None = None) -> tuple[Tensor, Tensor]:
+    """Independent draws from the density of :func:`two_moons`: a uniform angle on ``[0, pi]``,
+    a fair choice of moon and Gaussian noise per point.
+
+    ``make_moons`` spaces its angles evenly, so its points are more regular than independent
+    draws; a perfect model generates points like these.
+
+    Args:
+        n: number of points.
+        noise: standard deviation of the isotropic Gaussian noise (>= 0).
+        seed: seed of the :class:`numpy.random.Generator`; ``None`` draws fresh randomness.
+
+    Returns:
+        ``x`` float32 ``(n, 2)`` and ``y`` int64 ``(n,)``, the moon index.
+    """
+    n = check_positive_int(n, "n")
+    noise = check_positive_float(noise, "noise", allow_zero=True)
+    rng = np.random.default_rng(_check_seed(seed))
+    t = rng.uniform(0.0, np.pi, n)
+    upper = rng.random(n) < 0.5
+    x = np.where(upper, np.cos(t), 1.0 - np.cos(t))
+    y = np.where(upper, np.sin(t), 0.5 - np.sin(t))
+    points = np.stack([x, y], axis=1) + noise * rng.standard_normal((n, 2))
+    return torch.from_numpy(points).float(), torch.from_numpy(~upper).long()
 
 
 def _angle_quadrature(noise: float) -> tuple[np.ndarray, np.ndarray]:
@@ -155,11 +182,8 @@ def hexagon_centers(radius: float = 1.0) -> Tensor:
     return radius * torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)
 
 
-def _label_map(labels: Any, two_label_group: Any) -> Tensor:
-    """Label of each corner, int64 ``(6,)``."""
-    check_choice(labels, "labels", ("component", "two"))
-    if labels == "component":
-        return torch.arange(_CORNERS)
+def check_two_label_group(two_label_group: Any) -> tuple[int, ...]:
+    """``two_label_group`` as a tuple of 1 to 5 distinct corner indices in 0..5, else raise."""
     if isinstance(two_label_group, (str, bytes)) or not isinstance(two_label_group, Sequence):
         raise TypeError(
             "two_label_group must be a sequence of corner indices, "
@@ -175,8 +199,16 @@ def _label_map(labels: Any, two_label_group: Any) -> Tensor:
         )
     if max(group) >= _CORNERS:
         raise ValueError(f"two_label_group entries must be in 0..5, got {tuple(group)!r}")
+    return tuple(group)
+
+
+def _label_map(labels: Any, two_label_group: Any) -> Tensor:
+    """Label of each corner, int64 ``(6,)``."""
+    check_choice(labels, "labels", ("component", "two"))
+    if labels == "component":
+        return torch.arange(_CORNERS)
     mapping = torch.ones(_CORNERS, dtype=torch.int64)
-    mapping[group] = 0
+    mapping[list(check_two_label_group(two_label_group))] = 0
     return mapping
 
 

@@ -14,16 +14,24 @@ from typing import Any
 
 import numpy as np
 import torch
+from matplotlib.figure import Figure
 from sklearn.model_selection import train_test_split
 from torch import Tensor
 
 from innlab.data import DIGITS_LEVELS, MNIST_LEVELS, PixelPreprocessing, digits, mnist8x8, one_hot
 from innlab.experiments.presets import FlowBudget, Preset
+from innlab.experiments.recording import (
+    ExperimentResult,
+    figures_field,
+    flat_field,
+    optional_field,
+)
 from innlab.experiments.store import ModelStore
-from innlab.experiments.toy import Outcome, normality_summary
+from innlab.experiments.toy import NormalitySummary
 from innlab.flows.realnvp import RealNVP
 from innlab.metrics import (
     batched_log_prob,
+    bits_per_dim,
     classifier_scores,
     code_normality,
     fit_digit_classifier,
@@ -34,7 +42,15 @@ from innlab.metrics import (
 from innlab.plots import plot_code_projections, plot_image_grid
 
 __all__ = [
+    "BottleneckResult",
+    "BottleneckScores",
+    "ClassifierScores",
+    "ConditionalImageResult",
+    "ImageResult",
     "ImageSet",
+    "MoreDataResult",
+    "Novelty",
+    "SampleQuality",
     "bottleneck_study",
     "conditional_images",
     "load_images",
@@ -45,6 +61,119 @@ __all__ = [
 NUM_CLASSES = 10
 DEQUANTISATION_SEEDS = {"train": 10, "val": 11, "test": 12}
 SAMPLE_SEED = 3
+
+
+@dataclass(frozen=True)
+class SampleQuality(ExperimentResult):
+    """MMD² of generated images (pixels in [0, 1]) against test images, with a real-vs-real
+    reference: the null of two disjoint sets of training images (dimensionless)."""
+
+    mmd: float  # MMD² of generated vs test images
+    null_mean: float  # mean real-vs-real MMD²
+    null_q95: float  # its 95% quantile
+    mmd_z_score: float  # (mmd - null_mean) / null std
+    mmd_n: int  # images per MMD sample
+
+
+@dataclass(frozen=True)
+class Novelty(ExperimentResult):
+    """Memorisation check of :func:`innlab.metrics.novelty` (distances in [0, 1] pixel units)."""
+
+    generated_median: float  # median distance of a generated image to its nearest training image
+    test_median: float  # the same for real test images
+    ratio: float  # generated_median / test_median (about 1 without copying)
+    close_fraction: float  # generated images nearer than the 5% quantile of test distances
+
+
+@dataclass(frozen=True)
+class ClassifierScores(ExperimentResult):
+    """Random-forest scores of images generated for requested labels (shares in [0, 1])."""
+
+    accuracy: float  # share classified as the requested label
+    mean_confidence: float  # mean largest class probability
+    mean_requested_prob: float  # mean probability of the requested label
+
+
+@dataclass(frozen=True)
+class ImageResult(ExperimentResult):
+    """A plain RealNVP on 8x8 images (:func:`unconditional_images`). Bits per dimension of the
+    dequantised pixels; forest scores and shares in [0, 1]."""
+
+    test_bits_per_dim: float  # test NLL
+    best_val_bits_per_dim: float  # best held-out NLL during training
+    best_epoch: int | None  # epoch of the kept weights
+    epochs: int  # epochs trained
+    temperature: float  # sampling temperature of the generated images
+    forest_confidence: float  # mean largest class probability of generated images
+    forest_confidence_real: float  # the same for real test images
+    forest_accuracy_real: float  # forest accuracy on real test images
+    predicted_label_shares: tuple[float, ...]  # share of generated images per predicted digit
+    novelty: Novelty  # memorisation check
+    normality: NormalitySummary  # codes of the test images
+    train_seconds: float  # wall-clock training time
+    quality: SampleQuality = flat_field()
+    figures: dict[str, Figure] = figures_field()
+
+
+@dataclass(frozen=True, kw_only=True)
+class BottleneckScores(ExperimentResult):
+    """One model sampled from partial codes with ``k`` leading dimensions (images in [0, 1])."""
+
+    first_k_confidence: float  # forest confidence of first-k samples
+    first_k_mmd: float  # MMD² of first-k samples vs test images
+    fixed_k_label_agreement: float  # share of fixed-k variations keeping the source's label
+    fixed_k_diversity: float  # pixel std across the variations of one source, averaged
+    test_bits_per_dim: float | None = optional_field()  # the bottleneck model only
+    reconstruction_mse: float  # squared error per image of test images from k dimensions
+
+
+@dataclass(frozen=True)
+class BottleneckResult(ExperimentResult):
+    """The artificial-bottleneck study (:func:`bottleneck_study`)."""
+
+    ks: tuple[int, ...]  # code dimensions kept
+    weight: float  # weight of the reconstruction term
+    bottleneck: dict[int, BottleneckScores]  # k -> the model trained with that bottleneck
+    plain: dict[int, BottleneckScores]  # k -> the plain model sampled the same way
+    plain_test_bits_per_dim: float  # the plain model's test NLL, bits/dim
+    figures: dict[str, Figure] = figures_field()
+
+    def to_dict(self) -> dict[str, Any]:
+        """``ks``, ``weight``, ``bottleneck_k{k}`` and ``plain_k{k}`` per ``k``, then
+        ``plain_test_bits_per_dim``."""
+        out: dict[str, Any] = {"ks": list(self.ks), "weight": self.weight}
+        for k in self.ks:
+            out[f"bottleneck_k{k}"] = self.bottleneck[k].to_dict()
+            out[f"plain_k{k}"] = self.plain[k].to_dict()
+        out["plain_test_bits_per_dim"] = self.plain_test_bits_per_dim
+        return out
+
+
+@dataclass(frozen=True)
+class MoreDataResult(ExperimentResult):
+    """MNIST trained on few images (:func:`more_data_study`); bits/dim on the MNIST test set."""
+
+    n_train: int  # training images
+    epochs: int  # epochs trained
+    best_epoch: int | None  # epoch of the kept weights
+    test_bits_per_dim: float  # test NLL
+    forest_confidence: float  # mean largest class probability of generated images
+    novelty: Novelty  # memorisation check against the few training images
+    quality: SampleQuality = flat_field()
+    figures: dict[str, Figure] = figures_field()
+
+
+@dataclass(frozen=True)
+class ConditionalImageResult(ExperimentResult):
+    """A conditional RealNVP on digit labels (:func:`conditional_images`)."""
+
+    test_bits_per_dim: float  # test NLL given the true labels
+    forest_accuracy_real: float  # forest accuracy on real test images
+    forest_confidence_real: float  # mean largest class probability on real test images
+    best_epoch: int | None  # epoch of the kept weights
+    train_seconds: float  # wall-clock training time
+    temperatures: dict[str, ClassifierScores]  # str(temperature) -> scores of its samples
+    figures: dict[str, Figure] = figures_field()
 
 
 @dataclass
@@ -184,11 +313,11 @@ def _fit(
     return model.cpu(), history
 
 
-def bits_per_dim(model: RealNVP, data: ImageSet, split: str = "test") -> float:
+def _split_bits_per_dim(model: RealNVP, data: ImageSet, split: str = "test") -> float:
     """Mean NLL of ``split`` in bits per dimension of the dequantised pixels."""
     c = one_hot(data.labels[split], NUM_CLASSES) if model.condition_size else None
-    log_prob = batched_log_prob(model, data.y[split], c).float()
-    return float(data.prep.bits_per_dim(log_prob, data.log_det[split], 64).mean())
+    log_prob = batched_log_prob(model, data.y[split], c)
+    return bits_per_dim(log_prob, data.log_det[split], 64)
 
 
 def _to_images(data: ImageSet, y: Tensor) -> Tensor:
@@ -201,22 +330,24 @@ def forest_confidence(data: ImageSet, images: Tensor) -> float:
     return float(data.forest.predict_proba(pixels).max(axis=1).mean())
 
 
-def _sample_quality(data: ImageSet, images: Tensor, null_pool: Tensor) -> dict[str, Any]:
+def _sample_quality(data: ImageSet, images: Tensor, null_pool: Tensor) -> SampleQuality:
     """MMD² of generated images (in [0, 1]) vs test images, with a real-vs-real reference."""
     n = min(images.shape[0], data.pixels["test"].shape[0], null_pool.shape[0] // 2)
     test = data.images("test")[:n]
     null = mmd_null_from_pool(null_pool, n, draws=10)
     value = mmd(images[:n], test, bandwidths=null.bandwidths)
-    return {
-        "mmd": value,
-        "null_mean": null.mean,
-        "null_q95": null.q95,
-        "mmd_z_score": (value - null.mean) / null.std,
-        "mmd_n": n,
-    }
+    return SampleQuality(
+        mmd=value,
+        null_mean=null.mean,
+        null_q95=null.q95,
+        mmd_z_score=(value - null.mean) / null.std,
+        mmd_n=n,
+    )
 
 
-def unconditional_images(name: str, data: ImageSet, preset: Preset, store: ModelStore) -> Outcome:
+def unconditional_images(
+    name: str, data: ImageSet, preset: Preset, store: ModelStore
+) -> ImageResult:
     """A plain RealNVP on ``data``: codes, normality, samples, bits/dim, MMD, memorisation."""
     budget = preset.digits if name == "digits" else preset.mnist
     model, history = _fit(store, f"{name}-plain", data, budget, conditional=False)
@@ -230,37 +361,36 @@ def unconditional_images(name: str, data: ImageSet, preset: Preset, store: Model
     real = classifier_scores(data.forest, data.pixels["test"], data.labels["test"])
     predicted = data.forest.predict(generated.numpy() * (data.prep.levels - 1))
     label_shares = np.bincount(predicted, minlength=NUM_CLASSES) / predicted.shape[0]
-    results: dict[str, Any] = {
-        "test_bits_per_dim": bits_per_dim(model, data),
-        "best_val_bits_per_dim": _val_bpd(history, data),
-        "best_epoch": history.best_epoch,
-        "epochs": history.epoch[-1],
-        "temperature": temperature,
-        "forest_confidence": forest_confidence(data, generated),
-        "forest_confidence_real": real["mean_confidence"],
-        "forest_accuracy_real": real["accuracy"],
-        "predicted_label_shares": label_shares.tolist(),
-        "novelty": novelty(generated, data.images("train"), data.images("test")),
-        "normality": normality_summary(code_normality(z)),
-        "train_seconds": history.time[-1],
-        **_sample_quality(data, generated, data.images("train")),
-    }
-    figures = {
-        "codes": plot_code_projections(z),
-        "samples": plot_image_grid(generated[:100], ncols=10, value_range=(0, 1)),
-        "real": plot_image_grid(data.images("test")[:100], ncols=10, value_range=(0, 1)),
-    }
-    return Outcome(results, figures)
+    return ImageResult(
+        test_bits_per_dim=_split_bits_per_dim(model, data),
+        best_val_bits_per_dim=_val_bpd(history, data),
+        best_epoch=history.best_epoch,
+        epochs=history.epoch[-1],
+        temperature=temperature,
+        forest_confidence=forest_confidence(data, generated),
+        forest_confidence_real=real["mean_confidence"],
+        forest_accuracy_real=real["accuracy"],
+        predicted_label_shares=tuple(label_shares.tolist()),
+        novelty=Novelty(**novelty(generated, data.images("train"), data.images("test"))),
+        normality=NormalitySummary.from_report(code_normality(z)),
+        train_seconds=history.time[-1],
+        quality=_sample_quality(data, generated, data.images("train")),
+        figures={
+            "codes": plot_code_projections(z),
+            "samples": plot_image_grid(generated[:100], ncols=10, value_range=(0, 1)),
+            "real": plot_image_grid(data.images("test")[:100], ncols=10, value_range=(0, 1)),
+        },
+    )
 
 
 def _val_bpd(history: Any, data: ImageSet) -> float:
-    """Best held-out NLL of the history, converted from nats per image to bits/dim."""
+    """Best held-out NLL of the history (nats per image of the flow's input) in bits/dim."""
     best_nll = min(v for v in history.test_nll if v is not None)
     mean_log_det = float(data.log_det["val"].double().mean())
-    return (best_nll - mean_log_det) / (64 * np.log(2))
+    return bits_per_dim(-best_nll, mean_log_det, 64)
 
 
-def bottleneck_study(data: ImageSet, preset: Preset, store: ModelStore) -> Outcome:
+def bottleneck_study(data: ImageSet, preset: Preset, store: ModelStore) -> BottleneckResult:
     """Artificial bottleneck on digits: for each ``k``, train with the reconstruction term and
     compare two sampling schemes with the plain model.
 
@@ -272,13 +402,12 @@ def bottleneck_study(data: ImageSet, preset: Preset, store: ModelStore) -> Outco
     pixel spread across variations (diversity).
     """
     plain, _ = _fit(store, "digits-plain", data, preset.digits, conditional=False)
-    sources = data.y["test"][:10]
     source_labels = data.forest.predict(data.pixels["test"][:10].numpy())
-    results: dict[str, Any] = {"ks": list(preset.bottleneck_ks), "weight": preset.bottleneck_weight}
-    figures = {}
+    num = preset.images_per_label * 10
+    bottleneck, plain_scores, figures = {}, {}, {}
     generator = torch.Generator().manual_seed(SAMPLE_SEED)
     for k in preset.bottleneck_ks:
-        model, history = _fit(
+        model, _ = _fit(
             store,
             f"digits-bottleneck-{k}",
             data,
@@ -287,26 +416,47 @@ def bottleneck_study(data: ImageSet, preset: Preset, store: ModelStore) -> Outco
             bottleneck=k,
             weight=preset.bottleneck_weight,
         )
-        for tag, flow in (("bottleneck", model), ("plain", plain)):
-            first_k = _decode_partial(flow, data, k, None, preset.images_per_label * 10, generator)
-            fixed_k = _decode_partial(flow, data, k, sources, 8, generator)  # (10, 8, 64)
-            confidence = forest_confidence(data, first_k)
-            kept = data.forest.predict(fixed_k.reshape(-1, 64).numpy() * (data.prep.levels - 1))
-            agreement = float((kept.reshape(10, 8) == source_labels[:, None]).mean())
-            results[f"{tag}_k{k}"] = {
-                "first_k_confidence": confidence,
-                "first_k_mmd": _sample_quality(data, first_k, data.images("train"))["mmd"],
-                "fixed_k_label_agreement": agreement,
-                "fixed_k_diversity": float(fixed_k.std(dim=1).mean()),
-            }
-            if tag == "bottleneck":
-                results[f"bottleneck_k{k}"]["test_bits_per_dim"] = bits_per_dim(model, data)
-                results[f"bottleneck_k{k}"]["reconstruction_mse"] = _reconstruction(model, data, k)
-                figures[f"first_k{k}"] = plot_image_grid(first_k[:50], ncols=10, value_range=(0, 1))
-                figures[f"fixed_k{k}"] = plot_image_grid(fixed_k, value_range=(0, 1))
-        results[f"plain_k{k}"]["reconstruction_mse"] = _reconstruction(plain, data, k)
-    results["plain_test_bits_per_dim"] = bits_per_dim(plain, data)
-    return Outcome(results, figures)
+        bits = _split_bits_per_dim(model, data)
+        bottleneck[k], first_k, fixed_k = _partial_scores(
+            model, data, k, num, source_labels, generator, bits
+        )
+        figures[f"first_k{k}"] = plot_image_grid(first_k[:50], ncols=10, value_range=(0, 1))
+        figures[f"fixed_k{k}"] = plot_image_grid(fixed_k, value_range=(0, 1))
+        plain_scores[k], _, _ = _partial_scores(plain, data, k, num, source_labels, generator)
+    return BottleneckResult(
+        ks=tuple(preset.bottleneck_ks),
+        weight=preset.bottleneck_weight,
+        bottleneck=bottleneck,
+        plain=plain_scores,
+        plain_test_bits_per_dim=_split_bits_per_dim(plain, data),
+        figures=figures,
+    )
+
+
+def _partial_scores(
+    flow: RealNVP,
+    data: ImageSet,
+    k: int,
+    num: int,
+    source_labels: np.ndarray,
+    generator: torch.Generator,
+    test_bits_per_dim: float | None = None,
+) -> tuple[BottleneckScores, Tensor, Tensor]:
+    """Scores of ``flow`` sampled from partial codes with ``k`` leading dims: ``num`` first-k
+    images ``(num, 64)`` and 8 fixed-k variations of the first 10 test images ``(10, 8, 64)``,
+    returned with the scores."""
+    first_k = _decode_partial(flow, data, k, None, num, generator)
+    fixed_k = _decode_partial(flow, data, k, data.y["test"][:10], 8, generator)
+    kept = data.forest.predict(fixed_k.reshape(-1, 64).numpy() * (data.prep.levels - 1))
+    scores = BottleneckScores(
+        first_k_confidence=forest_confidence(data, first_k),
+        first_k_mmd=_sample_quality(data, first_k, data.images("train")).mmd,
+        fixed_k_label_agreement=float((kept.reshape(10, 8) == source_labels[:, None]).mean()),
+        fixed_k_diversity=float(fixed_k.std(dim=1).mean()),
+        test_bits_per_dim=test_bits_per_dim,
+        reconstruction_mse=_reconstruction(flow, data, k),
+    )
+    return scores, first_k, fixed_k
 
 
 def _decode_partial(
@@ -341,7 +491,7 @@ def _reconstruction(flow: RealNVP, data: ImageSet, k: int) -> float:
     return float((rebuilt - data.images("test")).square().sum(1).mean())
 
 
-def more_data_study(data: ImageSet, preset: Preset, store: ModelStore) -> Outcome:
+def more_data_study(data: ImageSet, preset: Preset, store: ModelStore) -> MoreDataResult:
     """MNIST with as few training images as digits has, against all of them."""
     small = data.subset(preset.mnist_small_n)
     # as many optimizer steps as the full model gets, but at most 200 epochs: held-out
@@ -360,21 +510,21 @@ def more_data_study(data: ImageSet, preset: Preset, store: ModelStore) -> Outcom
             generator=SAMPLE_SEED,
         ),
     )
-    confidence = forest_confidence(data, generated)
-    results = {
-        "n_train": preset.mnist_small_n,
-        "epochs": epochs,
-        "best_epoch": history.best_epoch,
-        "test_bits_per_dim": bits_per_dim(model, data),
-        "forest_confidence": confidence,
-        "novelty": novelty(generated, small.images("train"), data.images("test")),
-        **_sample_quality(data, generated, data.images("train")),
-    }
-    figures = {"samples": plot_image_grid(generated[:100], ncols=10, value_range=(0, 1))}
-    return Outcome(results, figures)
+    return MoreDataResult(
+        n_train=preset.mnist_small_n,
+        epochs=epochs,
+        best_epoch=history.best_epoch,
+        test_bits_per_dim=_split_bits_per_dim(model, data),
+        forest_confidence=forest_confidence(data, generated),
+        novelty=Novelty(**novelty(generated, small.images("train"), data.images("test"))),
+        quality=_sample_quality(data, generated, data.images("train")),
+        figures={"samples": plot_image_grid(generated[:100], ncols=10, value_range=(0, 1))},
+    )
 
 
-def conditional_images(name: str, data: ImageSet, preset: Preset, store: ModelStore) -> Outcome:
+def conditional_images(
+    name: str, data: ImageSet, preset: Preset, store: ModelStore
+) -> ConditionalImageResult:
     """A conditional RealNVP on digit labels: images per requested label at several
     temperatures, scored by the random forest next to real test images."""
     if name == "digits":
@@ -384,15 +534,7 @@ def conditional_images(name: str, data: ImageSet, preset: Preset, store: ModelSt
     model, history = _fit(store, f"{name}-conditional", data, budget, conditional=True)
     real = classifier_scores(data.forest, data.pixels["test"], data.labels["test"])
     labels = torch.arange(NUM_CLASSES)
-    results: dict[str, Any] = {
-        "test_bits_per_dim": bits_per_dim(model, data),
-        "forest_accuracy_real": real["accuracy"],
-        "forest_confidence_real": real["mean_confidence"],
-        "best_epoch": history.best_epoch,
-        "train_seconds": history.time[-1],
-        "temperatures": {},
-    }
-    figures = {}
+    temperatures, figures = {}, {}
     for temperature in preset.temperatures:
         y = model.sample(
             preset.images_per_label,
@@ -402,8 +544,16 @@ def conditional_images(name: str, data: ImageSet, preset: Preset, store: ModelSt
         )
         images = _to_images(data, y)  # (10, num, 64)
         scores = classifier_scores(data.forest, images * (data.prep.levels - 1), labels)
-        results["temperatures"][str(temperature)] = scores
+        temperatures[str(temperature)] = ClassifierScores(**scores)
         figures[f"grid_T{temperature}"] = plot_image_grid(
             images[:, :10], row_labels=labels.tolist(), value_range=(0, 1)
         )
-    return Outcome(results, figures)
+    return ConditionalImageResult(
+        test_bits_per_dim=_split_bits_per_dim(model, data),
+        forest_accuracy_real=real["accuracy"],
+        forest_confidence_real=real["mean_confidence"],
+        best_epoch=history.best_epoch,
+        train_seconds=history.time[-1],
+        temperatures=temperatures,
+        figures=figures,
+    )

@@ -67,6 +67,11 @@ class Preset:
     forest_trees: int = 100
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def toy_budget(self, name: str) -> FlowBudget:
+        """The budget of the toy data set ``name`` (``"moons"`` or ``"hexagon"``)."""
+        budgets = {"moons": self.moons, "hexagon": self.hexagon}
+        return budgets[check_choice(name, "name", tuple(budgets))]
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

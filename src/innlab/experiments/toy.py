@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from innlab.data import (
-    hexagon_centers,
-    hexagon_gmm,
-    hexagon_gmm_log_prob,
-    hexagon_gmm_posterior,
-    one_hot,
-    two_moons,
-    two_moons_log_prob,
-    two_moons_posterior,
-)
+from innlab.data import HexagonMixture, ToyDistribution, one_hot, toy_dataset
 from innlab.experiments.presets import FlowBudget, Preset
+from innlab.experiments.recording import ExperimentResult, figures_field, optional_field
 from innlab.experiments.store import FitJob, ModelStore
+from innlab.flows.realnvp import RealNVP
 from innlab.metrics import (
+    MMDNull,
     NormalityReport,
     code_normality,
     mean_nll,
@@ -39,14 +32,13 @@ from innlab.plots import (
 
 __all__ = [
     "BANDWIDTHS",
-    "Outcome",
     "TOY_MODELS",
-    "ToyData",
+    "ConditionalToyResult",
+    "ModeCoverage",
+    "NormalitySummary",
+    "ToyResult",
     "conditional_toy",
-    "iid_moons",
     "mmd_null_for",
-    "normality_summary",
-    "toy_data",
     "toy_fit_jobs",
     "unconditional_toy",
 ]
@@ -56,100 +48,128 @@ BANDWIDTHS = (0.05, 0.1, 0.2, 0.5, 1.0)
 
 TRAIN_SEED, TEST_SEED, SAMPLE_SEED = 0, 1, 2
 COVERAGE_SAMPLES = 20_000
-HEXAGON_RADIUS = 1.0
-
-
-@dataclass
-class Outcome:
-    """What an experiment returns: plain numbers (for results.json) and figures."""
-
-    results: dict[str, Any]
-    figures: dict[str, Figure] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
-class ToyData:
-    """A 2-D data set with its true density and class posterior."""
+class NormalitySummary(ExperimentResult):
+    """The scalar verdicts of a :class:`~innlab.metrics.NormalityReport` of codes and the
+    largest per-dimension deviations of mean, std, skewness and excess kurtosis from N(0, 1)."""
 
-    name: str
+    looks_normal: bool  # no test rejects N(0, I) at level 0.05
+    pvalue: float  # Bonferroni combination of the three test families
+    ks_min_pvalue: float  # smallest Holm-corrected per-dimension Kolmogorov-Smirnov p-value
+    ks_rejected: int  # dimensions the corrected KS test rejects
+    radius_pvalue: float  # KS test of |z|^2 against chi-square(d)
+    mmd_pvalue: float  # permutation MMD test against an N(0, I) sample
+    max_cov_deviation: float  # largest |cov(z) - I| entry
+    max_abs_mean: float  # largest |mean| of a dimension (0 for N(0, 1))
+    max_abs_std_error: float  # largest |std - 1|
+    max_abs_skewness: float  # largest |skewness| (0 for N(0, 1))
+    max_abs_excess_kurtosis: float  # largest |excess kurtosis| (0 for N(0, 1))
+
+    @classmethod
+    def from_report(cls, report: NormalityReport) -> NormalitySummary:
+        return cls(
+            looks_normal=report.looks_normal,
+            pvalue=report.pvalue,
+            ks_min_pvalue=report.ks_min_pvalue,
+            ks_rejected=report.ks_rejected,
+            radius_pvalue=report.radius_pvalue,
+            mmd_pvalue=report.mmd_pvalue,
+            max_cov_deviation=report.max_cov_deviation,
+            max_abs_mean=float(np.max(np.abs(report.mean))),
+            max_abs_std_error=float(np.max(np.abs(np.asarray(report.std) - 1))),
+            max_abs_skewness=float(np.max(np.abs(report.skewness))),
+            max_abs_excess_kurtosis=float(np.max(np.abs(report.excess_kurtosis))),
+        )
+
+
+@dataclass(frozen=True)
+class ModeCoverage(ExperimentResult):
+    """How a plain model's samples spread over the hexagon's corners."""
+
+    coverage_samples: int  # samples drawn for the shares
+    mode_shares: tuple[float, ...]  # share of samples nearest to each corner (ideal 1/6)
+    max_mode_share_error: float  # largest |share - 1/6|
+    far_share: float  # share of samples farther than 3 std from every corner
+    far_share_test: float  # the same share of the test points
+
+
+@dataclass(frozen=True)
+class ToyResult(ExperimentResult):
+    """A plain RealNVP on a toy data set (:func:`unconditional_toy`). NLLs in nats per point;
+    MMD² with the Gaussian kernels of :data:`BANDWIDTHS` (dimensionless)."""
+
+    max_reconstruction_error: float  # largest |decode(encode(x)) - x| over the test set
+    test_nll: float  # model NLL of the test set
+    true_nll: float  # NLL of the true density on the same test set
+    nll_gap: float  # test_nll - true_nll
+    mmd: float  # MMD² between generated and test points
+    null_mean: float  # mean MMD² of a perfect model (real-vs-real null)
+    null_std: float  # std of the null
+    null_q95: float  # 95% quantile of the null
+    mmd_z_score: float  # (mmd - null_mean) / null_std
+    mmd_below_null_q95: bool  # mmd < null_q95
+    mmd_sample_size: int  # points per MMD sample
+    normality: NormalitySummary  # codes of the test points
+    train_seconds: float  # wall-clock training time
+    steps: int  # optimizer steps
+    parameters: int  # trainable parameters
+    budget: FlowBudget  # architecture and training budget
+    coverage: ModeCoverage | None = optional_field(flatten=True)  # hexagon only
+    figures: dict[str, Figure] = figures_field()
+
+
+@dataclass(frozen=True)
+class ConditionalToyResult(ExperimentResult):
+    """A conditional RealNVP on a toy data set (:func:`conditional_toy`), next to the plain
+    model of the same data. NLLs in nats per point, MMD² as in :class:`ToyResult`."""
+
     labels: str  # "moon", "component" or "two"
-
-    @property
-    def num_classes(self) -> int:
-        return 6 if self.labels == "component" else 2
-
-    def sample(self, n: int, seed: int) -> tuple[Tensor, Tensor]:
-        if self.name == "moons":
-            return two_moons(n, noise=0.1, seed=seed)
-        return hexagon_gmm(n, radius=HEXAGON_RADIUS, seed=seed, labels=self.labels)  # type: ignore[arg-type]
-
-    def log_prob(self, x: Tensor) -> Tensor:
-        if self.name == "moons":
-            return two_moons_log_prob(x, noise=0.1)
-        return hexagon_gmm_log_prob(x, radius=HEXAGON_RADIUS)
-
-    def posterior(self, x: Tensor) -> Tensor:
-        if self.name == "moons":
-            return two_moons_posterior(x, noise=0.1)
-        return hexagon_gmm_posterior(x, radius=HEXAGON_RADIUS, labels=self.labels)  # type: ignore[arg-type]
-
-    @property
-    def limits(self) -> tuple[tuple[float, float], tuple[float, float]]:
-        if self.name == "moons":
-            return (-1.6, 2.6), (-1.1, 1.6)
-        return (-1.5, 1.5), (-1.3, 1.3)
+    num_classes: int  # number of labels K
+    label_mmd: tuple[float, ...]  # per label: MMD² of its samples vs its test points
+    oracle_accuracy: float  # share of samples most probable under the requested label
+    merged_mmd: float  # MMD² of all labels' samples (training proportions) vs the test set
+    plain_mmd: float  # the plain model's MMD²
+    marginal_nll: float  # -log sum_y p(y) p(x|y) on the test set
+    plain_nll: float  # the plain model's test NLL
+    true_nll: float  # the true density's test NLL
+    conditional_nll: float  # -log p(x|y) with the test labels
+    train_seconds: float  # wall-clock training time
+    far_share: float | None = optional_field()  # hexagon: merged samples > 3 std from corners
+    figures: dict[str, Figure] = figures_field()
 
 
-def toy_data(name: str, labels: str | None = None) -> ToyData:
-    """``ToyData("moons")`` or ``ToyData("hexagon", labels="component" | "two")``."""
-    if name == "moons":
-        return ToyData("moons", "moon")
-    return ToyData("hexagon", labels or "component")
-
-
-def iid_moons(n: int, seed: int, noise: float = 0.1) -> Tensor:
-    """Independent draws from the two-moons density (uniform angle, random moon, noise).
-
-    ``make_moons`` spaces its angles evenly, so two of its samples are closer to each other than
-    independent samples are; a perfect model produces independent samples like these.
-    """
-    rng = np.random.default_rng(seed)
-    t = rng.uniform(0.0, np.pi, n)
-    upper = rng.random(n) < 0.5
-    x = np.where(upper, np.cos(t), 1.0 - np.cos(t))
-    y = np.where(upper, np.sin(t), 0.5 - np.sin(t))
-    points = np.stack([x, y], axis=1) + noise * rng.standard_normal((n, 2))
-    return torch.from_numpy(points).float()
-
-
-def mmd_null_for(data: ToyData, n: int, draws: int) -> dict[str, Any]:
+def mmd_null_for(data: ToyDistribution, n: int, draws: int) -> MMDNull:
     """Squared MMD between what a perfect model would generate and an independent test set.
 
-    Each draw compares ``n`` independent points from the true density with ``n`` points drawn
-    the way the test set is (``make_moons`` for moons). Returns mean, std, q95 and the values.
+    Each draw compares ``n`` independent points from the true density
+    (:meth:`~innlab.data.ToyDistribution.sample_iid`) with ``n`` points drawn the way the test
+    set is (``make_moons`` for moons).
     """
     values = []
     for i in range(draws):
         test_like = data.sample(n, seed=10_000 + i)[0]
-        if data.name == "moons":
-            perfect = iid_moons(n, seed=20_000 + i)
-        else:
-            perfect = data.sample(n, seed=20_000 + i)[0]
+        perfect = data.sample_iid(n, seed=20_000 + i)
         values.append(mmd(perfect, test_like, bandwidths=BANDWIDTHS))
     array = np.asarray(values)
-    return {
-        "mean": float(array.mean()),
-        "std": float(array.std(ddof=1)),
-        "q95": float(np.quantile(array, 0.95)),
-        "values": values,
-    }
+    return MMDNull(
+        mean=float(array.mean()),
+        std=float(array.std(ddof=1)),
+        q95=float(np.quantile(array, 0.95)),
+        values=tuple(values),
+        n=n,
+        kernel="gaussian",
+        bandwidths=BANDWIDTHS,
+        unbiased=True,
+    )
 
 
 @dataclass(frozen=True)
 class _ToySetup:
     """Data, budget and model job of one toy experiment."""
 
-    data: ToyData
+    data: ToyDistribution
     budget: FlowBudget
     x_train: Tensor
     y_train: Tensor
@@ -169,8 +189,8 @@ TOY_MODELS = (
 
 
 def _setup(name: str, labels: str | None, conditional: bool, preset: Preset) -> _ToySetup:
-    data = toy_data(name, labels)
-    budget = preset.moons if name == "moons" else preset.hexagon
+    data = toy_dataset(name) if labels is None else toy_dataset(name, labels=labels)
+    budget = preset.toy_budget(name)
     x_train, y_train = data.sample(budget.n_train or 10_000, TRAIN_SEED)
     x_test, y_test = data.sample(preset.toy_n_test, TEST_SEED)
     k = data.num_classes
@@ -208,7 +228,7 @@ def _cost(job: FitJob) -> float:
     return kw["blocks"] * kw["hidden_size"] ** 2 * job.train_kwargs["epochs"] * job.data.shape[0]
 
 
-def unconditional_toy(name: str, preset: Preset, store: ModelStore) -> Outcome:
+def unconditional_toy(name: str, preset: Preset, store: ModelStore) -> ToyResult:
     """Train a plain RealNVP on ``"moons"`` or ``"hexagon"`` and measure it every way we can.
 
     Results: reconstruction error of the inverse pass, test NLL against the true density's, MMD²
@@ -216,7 +236,7 @@ def unconditional_toy(name: str, preset: Preset, store: ModelStore) -> Outcome:
     the hexagon) mode coverage.
     """
     setup = _setup(name, None, False, preset)
-    data, budget, x_test, n_test = setup.data, setup.budget, setup.x_test, preset.toy_n_test
+    data, x_test, n_test = setup.data, setup.x_test, preset.toy_n_test
     model, history = setup.job.run(store)
     model = model.cpu()
 
@@ -228,39 +248,49 @@ def unconditional_toy(name: str, preset: Preset, store: ModelStore) -> Outcome:
     true_nll = float(-data.log_prob(x_test).mean())
     null = mmd_null_for(data, n_test, preset.null_draws)
     value = mmd(generated, x_test, bandwidths=BANDWIDTHS)
-    normality = code_normality(z)
-    results: dict[str, Any] = {
-        "max_reconstruction_error": reconstruction,
-        "test_nll": test_nll,
-        "true_nll": true_nll,
-        "nll_gap": test_nll - true_nll,
-        "mmd": value,
-        "null_mean": null["mean"],
-        "null_std": null["std"],
-        "null_q95": null["q95"],
-        "mmd_z_score": (value - null["mean"]) / null["std"],
-        "mmd_below_null_q95": bool(value < null["q95"]),
-        "mmd_sample_size": n_test,
-        "normality": normality_summary(normality),
-        "train_seconds": history.time[-1],
-        "steps": history.steps[-1],
-        "parameters": model.num_parameters,
-        "budget": budget.to_dict(),
-    }
-    if name == "hexagon":
-        # mode masses from many samples: with 2,000 a perfect model's shares scatter by +-0.008
-        many = model.sample(COVERAGE_SAMPLES, generator=SAMPLE_SEED + 1)
-        coverage = mode_coverage(many, hexagon_centers(HEXAGON_RADIUS), HEXAGON_RADIUS / 10)
-        true_coverage = mode_coverage(x_test, hexagon_centers(HEXAGON_RADIUS), HEXAGON_RADIUS / 10)
-        results["coverage_samples"] = COVERAGE_SAMPLES
-        results["mode_shares"] = [float(s) for s in coverage["shares"]]
-        results["max_mode_share_error"] = float(
-            np.max(np.abs(np.asarray(coverage["shares"]) - 1 / 6))
-        )
-        results["far_share"] = float(coverage["outlier_share"])
-        results["far_share_test"] = float(true_coverage["outlier_share"])
+    normality = NormalitySummary.from_report(code_normality(z))
+    coverage = _coverage(model, data, x_test) if isinstance(data, HexagonMixture) else None
+    return ToyResult(
+        max_reconstruction_error=reconstruction,
+        test_nll=test_nll,
+        true_nll=true_nll,
+        nll_gap=test_nll - true_nll,
+        mmd=value,
+        null_mean=null.mean,
+        null_std=null.std,
+        null_q95=null.q95,
+        mmd_z_score=(value - null.mean) / null.std,
+        mmd_below_null_q95=bool(value < null.q95),
+        mmd_sample_size=n_test,
+        normality=normality,
+        train_seconds=history.time[-1],
+        steps=history.steps[-1],
+        parameters=model.num_parameters,
+        budget=setup.budget,
+        coverage=coverage,
+        figures=_toy_figures(model, data, generated, x_test, z),
+    )
+
+
+def _coverage(model: RealNVP, data: HexagonMixture, x_test: Tensor) -> ModeCoverage:
+    """Mode masses from many samples: with 2,000 a perfect model's shares scatter by +-0.008."""
+    many = model.sample(COVERAGE_SAMPLES, generator=SAMPLE_SEED + 1)
+    coverage = mode_coverage(many, data.centers(), data.component_std)
+    true_coverage = mode_coverage(x_test, data.centers(), data.component_std)
+    return ModeCoverage(
+        coverage_samples=COVERAGE_SAMPLES,
+        mode_shares=tuple(float(s) for s in coverage["shares"]),
+        max_mode_share_error=float(np.max(np.abs(np.asarray(coverage["shares"]) - 1 / 6))),
+        far_share=float(coverage["outlier_share"]),
+        far_share_test=float(true_coverage["outlier_share"]),
+    )
+
+
+def _toy_figures(
+    model: RealNVP, data: ToyDistribution, generated: Tensor, x_test: Tensor, z: Tensor
+) -> dict[str, Figure]:
     xlim, ylim = data.limits
-    figures = {
+    return {
         "samples": plot_samples(generated, x_test, titles=("RealNVP samples", "test data")),
         "density": plot_density(
             lambda pts: model.log_prob(pts.float()), xlim, ylim, title="learned density"
@@ -269,17 +299,17 @@ def unconditional_toy(name: str, preset: Preset, store: ModelStore) -> Outcome:
         "code_histograms": plot_code_histograms(z),
         "code_qq": plot_qq(z),
     }
-    return Outcome(results, figures)
 
 
 def conditional_toy(
-    name: str, labels: str | None, preset: Preset, store: ModelStore, plain: dict[str, Any]
-) -> Outcome:
+    name: str, labels: str | None, preset: Preset, store: ModelStore, plain: ToyResult
+) -> ConditionalToyResult:
     """Train a conditional RealNVP and compare it per label and on the marginal.
 
     Args:
         name, labels: ``("moons", None)``, ``("hexagon", "component")`` or ``("hexagon", "two")``.
-        plain: results of :func:`unconditional_toy` on the same data, trained with the same budget.
+        plain: result of :func:`unconditional_toy` on the same data, trained with the same
+            budget (the numbers it quotes are copied as they are, e.g. rounded).
 
     Results per label: MMD² against test points of that label and the share of samples whose
     most probable true label is the requested one. Merged over labels (in the training label
@@ -297,64 +327,55 @@ def conditional_toy(
     per_label = model.sample(n_test, torch.eye(k), generator=SAMPLE_SEED)  # (k, n_test, 2)
     label_mmd = [mmd(per_label[j], x_test[y_test == j], bandwidths=BANDWIDTHS) for j in range(k)]
     accuracy = oracle_accuracy(per_label, torch.arange(k), data.posterior)
-    # merged samples with the label frequencies of the training data
-    counts = torch.round(prior * n_test).long()
-    counts[-1] = n_test - counts[:-1].sum()
-    merged = torch.cat([per_label[j, : counts[j]] for j in range(k)])
-    merged_labels = torch.repeat_interleave(torch.arange(k), counts)
+    merged, merged_labels = _merge(per_label, prior)
     merged_mmd = mmd(merged, x_test, bandwidths=BANDWIDTHS)
+    far_share = None
+    if isinstance(data, HexagonMixture):
+        coverage = mode_coverage(merged, data.centers(), data.component_std)
+        far_share = float(coverage["outlier_share"])
+    figure = plot_samples(
+        merged,
+        x_test,
+        sample_labels=merged_labels,
+        reference_labels=y_test,
+        titles=("conditional samples by label", "test data by label"),
+    )
+    return ConditionalToyResult(
+        labels=data.labels,
+        num_classes=k,
+        label_mmd=tuple(label_mmd),
+        oracle_accuracy=accuracy,
+        merged_mmd=merged_mmd,
+        plain_mmd=plain.mmd,
+        marginal_nll=_marginal_nll(model, x_test, prior),
+        plain_nll=plain.test_nll,
+        true_nll=plain.true_nll,
+        conditional_nll=mean_nll(model, x_test, c_test),
+        train_seconds=history.time[-1],
+        far_share=far_share,
+        figures={"per_label": figure},
+    )
+
+
+def _merge(per_label: Tensor, prior: Tensor) -> tuple[Tensor, Tensor]:
+    """Samples ``(k, num, 2)`` of every label merged with the label frequencies ``prior``
+    ``(k,)``: ``num`` points ``(num, 2)`` and their labels ``(num,)``."""
+    k, num = per_label.shape[:2]
+    counts = torch.round(prior * num).long()
+    counts[-1] = num - counts[:-1].sum()
+    merged = torch.cat([per_label[j, : counts[j]] for j in range(k)])
+    return merged, torch.repeat_interleave(torch.arange(k), counts)
+
+
+def _marginal_nll(model: RealNVP, x: Tensor, prior: Tensor) -> float:
+    """``-mean log sum_y p(y) p(x | y)`` of points ``x`` ``(n, 2)`` in nats, for the label
+    probabilities ``prior`` ``(k,)``."""
+    n, k = x.shape[0], prior.shape[0]
     with torch.no_grad():
         log_joint = (
             torch.stack(
-                [model.log_prob(x_test, one_hot(torch.full((n_test,), j), k)) for j in range(k)], 1
+                [model.log_prob(x, one_hot(torch.full((n,), j), k)) for j in range(k)], 1
             ).double()
             + prior.log()
         )
-    marginal_nll = float(-torch.logsumexp(log_joint, dim=1).mean())
-    results: dict[str, Any] = {
-        "labels": data.labels,
-        "num_classes": k,
-        "label_mmd": label_mmd,
-        "oracle_accuracy": accuracy,
-        "merged_mmd": merged_mmd,
-        "plain_mmd": plain["mmd"],
-        "marginal_nll": marginal_nll,
-        "plain_nll": plain["test_nll"],
-        "true_nll": plain["true_nll"],
-        "conditional_nll": mean_nll(model, x_test, c_test),
-        "train_seconds": history.time[-1],
-    }
-    if name == "hexagon":
-        coverage = mode_coverage(merged, hexagon_centers(HEXAGON_RADIUS), HEXAGON_RADIUS / 10)
-        results["far_share"] = float(coverage["outlier_share"])
-    figures = {
-        "per_label": plot_samples(
-            merged,
-            x_test,
-            sample_labels=merged_labels,
-            reference_labels=y_test,
-            titles=("conditional samples by label", "test data by label"),
-        ),
-    }
-    return Outcome(results, figures)
-
-
-def normality_summary(report: NormalityReport) -> dict[str, Any]:
-    """The scalar verdicts of a :class:`NormalityReport` and the largest per-dimension
-    deviations of mean, std, skewness and excess kurtosis from N(0, 1)."""
-    keys = (
-        "looks_normal",
-        "pvalue",
-        "ks_min_pvalue",
-        "ks_rejected",
-        "radius_pvalue",
-        "mmd_pvalue",
-        "max_cov_deviation",
-    )
-    full = report.to_dict()
-    summary = {k: full[k] for k in keys}
-    summary["max_abs_mean"] = float(np.max(np.abs(report.mean)))
-    summary["max_abs_std_error"] = float(np.max(np.abs(np.asarray(report.std) - 1)))
-    summary["max_abs_skewness"] = float(np.max(np.abs(report.skewness)))
-    summary["max_abs_excess_kurtosis"] = float(np.max(np.abs(report.excess_kurtosis)))
-    return summary
+    return float(-torch.logsumexp(log_joint, dim=1).mean())

@@ -65,16 +65,32 @@ def mean_nll(
 
 
 def bits_per_dim(log_prob_y: Any, preprocessing_log_det: Any, dims: int) -> float:
-    """Mean bits per dimension in the original (pixel) space.
+    """Mean negative log-likelihood in bits per dimension of the original (pixel) space.
 
-    With a preprocessing ``y = f(x)`` (dequantise, scale, logit, ...) of log-determinant
-    ``log|det dy/dx|``, the density of the original data is ``log p(x) = log p(y) + log|det|``,
-    so ``bpd = -(log p(y) + log|det|) / (dims * ln 2)``, averaged over samples.
+    The one home of this conversion. With a preprocessing ``y = f(u)`` of the (dequantised)
+    pixels ``u`` (scale, logit, ...; see :class:`innlab.data.PixelPreprocessing`) of
+    log-determinant ``log|det dy/du|``, the density of the original data is
+    ``log p(u) = log p(y) + log|det|``, so
+
+        bpd = -mean(log p(y) + log|det|) / (dims * ln 2)
+
+    in bits per dimension of ``u``: a model uniform over 8-bit pixels scores 8. Computed in
+    float64.
 
     Args:
-        log_prob_y: model log densities of the preprocessed data ``(n,)``, nats.
-        preprocessing_log_det: ``log|det dy/dx|`` per sample ``(n,)`` or one number for all.
+        log_prob_y: model log-densities of the preprocessed data ``(n,)``, nats (tensor, array
+            or one number).
+        preprocessing_log_det: ``log|det dy/du|`` per sample ``(n,)`` or one number for all,
+            nats.
         dims: number of dimensions ``d`` of one sample (e.g. 64 for 8x8 images).
+
+    Example:
+        >>> import math, torch
+        >>> log_det = -64 * math.log(256)  # y = u / 256 maps [0, 256)^64 onto [0, 1)^64
+        >>> bits_per_dim(torch.zeros(3), log_det, dims=64)  # p(y) = 1: uniform pixels
+        8.0
+        >>> bits_per_dim(-64 * math.log(2), 0.0, dims=64)  # one bit per dimension
+        1.0
     """
     dims = check_positive_int(dims, "dims")
     log_prob_y = _as_vector(log_prob_y, "log_prob_y")
@@ -99,7 +115,7 @@ def nll_gap(model_nll: float, true_nll: float) -> float:
 def _as_vector(value: Any, name: str) -> Tensor:
     """A non-empty, finite 1-D float64 tensor from a number, array or tensor."""
     if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
-        value = torch.tensor([float(value)])
+        value = torch.tensor([float(value)], dtype=torch.float64)
     elif isinstance(value, np.ndarray):
         value = torch.from_numpy(value)
     if not isinstance(value, Tensor):

@@ -34,12 +34,15 @@ WORKERS = 1
 # %matplotlib inline
 import os
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from IPython.display import Markdown, display
 
 from innlab.experiments import images, toy
+from innlab.experiments.hparams import hyperparameter_study
 from innlab.experiments.presets import get_preset
 from innlab.experiments.recording import Results
 from innlab.experiments.store import ModelStore
@@ -60,7 +63,7 @@ def say(text: str) -> None:
     display(Markdown(text))
 
 
-def table(rows: list[list], header: list[str]) -> None:
+def table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> None:
     """Show a Markdown table."""
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
@@ -92,20 +95,20 @@ say(
 # %%
 # the toy models of sections 1, 3 and 4 train up front, WORKERS at a time
 store.prefetch(toy.toy_fit_jobs(preset), workers=WORKERS)
-moons = toy.unconditional_toy("moons", preset, store)
-m = results.add("moons", moons.results)
-display(moons.figures["samples"], moons.figures["density"], moons.figures["true_density"])
-verdict = "below" if m["mmd_below_null_q95"] else "above"
+# every result is stored in results.json and comes back rounded as there, for the text
+m = results.add("moons", toy.unconditional_toy("moons", preset, store))
+display(m.figures["samples"], m.figures["density"], m.figures["true_density"])
+verdict = "below" if m.mmd_below_null_q95 else "above"
 say(
     f"**Inverse pass.** Decoding the codes of {preset.toy_n_test} test points reproduces them "
-    f"with a largest absolute error of {m['max_reconstruction_error']}: the reverse pass "
+    f"with a largest absolute error of {m.max_reconstruction_error}: the reverse pass "
     "inverts the forward pass up to float32 rounding.\n\n"
-    f"**Likelihood.** Test NLL {m['test_nll']} nats against {m['true_nll']} nats for the true "
-    f"density: a gap of {m['nll_gap']} nats after {m['steps']} training steps "
-    f"({m['train_seconds']} s).\n\n"
-    f"**MMD².** {m['mmd']} between {m['mmd_sample_size']} generated and test points; a perfect "
-    f"model gives {m['null_mean']} ± {m['null_std']} (95% quantile {m['null_q95']}). The model "
-    f"lies {verdict} that quantile, {m['mmd_z_score']} null standard deviations above the null "
+    f"**Likelihood.** Test NLL {m.test_nll} nats against {m.true_nll} nats for the true "
+    f"density: a gap of {m.nll_gap} nats after {m.steps} training steps "
+    f"({m.train_seconds} s).\n\n"
+    f"**MMD².** {m.mmd} between {m.mmd_sample_size} generated and test points; a perfect "
+    f"model gives {m.null_mean} ± {m.null_std} (95% quantile {m.null_q95}). The model "
+    f"lies {verdict} that quantile, {m.mmd_z_score} null standard deviations above the null "
     "mean."
 )
 
@@ -113,16 +116,16 @@ say(
 # ### Is the code distribution standard normal?
 
 # %%
-display(moons.figures["code_histograms"], moons.figures["code_qq"])
-n = m["normality"]
+display(m.figures["code_histograms"], m.figures["code_qq"])
+n = m.normality
 say(
-    f"Codes of the test points: the largest per-dimension |mean| is {n['max_abs_mean']}, the "
-    f"largest |std - 1| is {n['max_abs_std_error']}, the largest |skewness| "
-    f"{n['max_abs_skewness']} and |excess kurtosis| {n['max_abs_excess_kurtosis']}. "
-    f"Kolmogorov-Smirnov (Holm-corrected): smallest p = {n['ks_min_pvalue']}; test of the "
-    f"squared radius against chi-square: p = {n['radius_pvalue']}; MMD permutation test against "
-    f"N(0, I): p = {n['mmd_pvalue']}. Overall (Bonferroni) p = {n['pvalue']}: the codes "
-    + ("are consistent with N(0, I)." if n["looks_normal"] else "are detectably not N(0, I).")
+    f"Codes of the test points: the largest per-dimension |mean| is {n.max_abs_mean}, the "
+    f"largest |std - 1| is {n.max_abs_std_error}, the largest |skewness| "
+    f"{n.max_abs_skewness} and |excess kurtosis| {n.max_abs_excess_kurtosis}. "
+    f"Kolmogorov-Smirnov (Holm-corrected): smallest p = {n.ks_min_pvalue}; test of the "
+    f"squared radius against chi-square: p = {n.radius_pvalue}; MMD permutation test against "
+    f"N(0, I): p = {n.mmd_pvalue}. Overall (Bonferroni) p = {n.pvalue}: the codes "
+    + ("are consistent with N(0, I)." if n.looks_normal else "are detectably not N(0, I).")
 )
 
 # %% [markdown]
@@ -133,31 +136,28 @@ say(
 # model. Every run is scored by test NLL and MMD² against test data.
 
 # %%
-from innlab.experiments.hparams import hyperparameter_study
-
-study = hyperparameter_study(preset, out / "sweep", workers=WORKERS)
-h = results.add("hyperparameters", study.results)
-for name, figure in study.figures.items():
+h = results.add("hyperparameters", hyperparameter_study(preset, out / "sweep", workers=WORKERS))
+for name, figure in h.figures.items():
     if name != "gallery":
         display(figure)
-table(h["table_rows"], h["table_header"])
+table(h.table_rows, h.table_header)
 say(
-    f"Across all {h['runs']} runs the Spearman rank correlation between MMD² and test NLL is "
-    f"{h['spearman_mmd_nll']}: "
+    f"Across all {h.runs} runs the Spearman rank correlation between MMD² and test NLL is "
+    f"{h.spearman_mmd_nll}: "
     + (
         "runs with a better likelihood also generate better samples. "
-        if h["spearman_mmd_nll"] > 0.5
+        if h.spearman_mmd_nll > 0.5
         else "the two measures rank the runs differently. "
     )
     + "The gallery below orders runs by MMD²; from left to right the samples "
     "should look increasingly unlike two moons."
 )
-for axis, best in h["best_by_axis"].items():
+for axis, best in h.best_by_axis.items():
     say(
-        f"- **{axis}**: lowest mean test NLL at {best['nll_value']} "
-        f"({best['nll']} nats), lowest mean MMD² at {best['mmd_value']} ({best['mmd']})."
+        f"- **{axis}**: lowest mean test NLL at {best.nll_value} "
+        f"({best.nll} nats), lowest mean MMD² at {best.mmd_value} ({best.mmd})."
     )
-display(study.figures["gallery"])
+display(h.figures["gallery"])
 
 # %% [markdown]
 # ## 3. The hexagon mixture
@@ -168,33 +168,33 @@ display(study.figures["gallery"])
 # corners.
 
 # %%
-hexagon = toy.unconditional_toy("hexagon", preset, store)
-g = results.add("hexagon", hexagon.results)
-display(hexagon.figures["samples"], hexagon.figures["density"], hexagon.figures["code_qq"])
-shares = ", ".join(str(s) for s in g["mode_shares"])
-gb = g["budget"]
+g = results.add("hexagon", toy.unconditional_toy("hexagon", preset, store))
+display(g.figures["samples"], g.figures["density"], g.figures["code_qq"])
+gc, gb = g.coverage, g.budget
+assert gc is not None, "the hexagon's result has its mode coverage"
+shares = ", ".join(str(s) for s in gc.mode_shares)
 say(
-    f"The model has {gb['blocks']} blocks of width {gb['hidden']} and trained for {g['steps']} "
-    f"steps on {gb['n_train']} points. "
-    f"Test NLL {g['test_nll']} nats against {g['true_nll']} for the true density (gap "
-    f"{g['nll_gap']}). Shares of {g['coverage_samples']} samples per corner: {shares} "
-    f"(ideal 1/6; largest deviation {g['max_mode_share_error']}). A share of "
-    f"{g['far_share']} of the samples lies farther than 3 std from every corner (test "
-    f"data: {g['far_share_test']}). MMD² {g['mmd']} "
-    f"is {g['mmd_z_score']} null standard deviations above the null mean."
+    f"The model has {gb.blocks} blocks of width {gb.hidden} and trained for {g.steps} "
+    f"steps on {gb.n_train} points. "
+    f"Test NLL {g.test_nll} nats against {g.true_nll} for the true density (gap "
+    f"{g.nll_gap}). Shares of {gc.coverage_samples} samples per corner: {shares} "
+    f"(ideal 1/6; largest deviation {gc.max_mode_share_error}). A share of "
+    f"{gc.far_share} of the samples lies farther than 3 std from every corner (test "
+    f"data: {gc.far_share_test}). MMD² {g.mmd} "
+    f"is {g.mmd_z_score} null standard deviations above the null mean."
 )
-harder = "hexagon mixture" if g["nll_gap"] > m["nll_gap"] else "two moons"
+harder = "hexagon mixture" if g.nll_gap > m.nll_gap else "two moons"
 say(
     f"**Is the mixture harder than two moons?** With {preset.hexagon.blocks} instead of "
-    f"{preset.moons.blocks} blocks, the gap to the true NLL is {g['nll_gap']} nats for the "
-    f"mixture and {m['nll_gap']} for two moons, and the MMD² lies {g['mmd_z_score']} versus "
-    f"{m['mmd_z_score']} null standard deviations above the null mean. By the likelihood gap the "
+    f"{preset.moons.blocks} blocks, the gap to the true NLL is {g.nll_gap} nats for the "
+    f"mixture and {m.nll_gap} for two moons, and the MMD² lies {g.mmd_z_score} versus "
+    f"{m.mmd_z_score} null standard deviations above the null mean. By the likelihood gap the "
     f"**{harder}** is the harder data set. The flow has to tear one connected Gaussian into six "
     "separated islands"
     + (
-        f", and the bridges it leaves show: {g['far_share']} of its samples lie between the "
-        f"corners against {g['far_share_test']} of the test points."
-        if g["far_share"] > g["far_share_test"]
+        f", and the bridges it leaves show: {gc.far_share} of its samples lie between the "
+        f"corners against {gc.far_share_test} of the test points."
+        if gc.far_share > gc.far_share_test
         else "."
     )
 )
@@ -211,34 +211,35 @@ say(
 
 # %%
 conditional_rows = []
+toy_conditional: dict[str, toy.ConditionalToyResult] = {}
 for name, labels, plain in (
     ("moons", None, m),
     ("hexagon", "component", g),
     ("hexagon", "two", g),
 ):
     outcome = toy.conditional_toy(name, labels, preset, store, plain)
-    key = f"conditional_{name}_{outcome.results['labels']}"
-    c = results.add(key, outcome.results)
-    display(outcome.figures["per_label"])
-    better = c["merged_mmd"] < c["plain_mmd"]
+    key = f"conditional_{name}_{outcome.labels}"
+    c = toy_conditional[key] = results.add(key, outcome)
+    display(c.figures["per_label"])
+    better = c.merged_mmd < c.plain_mmd
     conditional_rows.append(
         [
-            f"{name} ({c['labels']}, {c['num_classes']} labels)",
-            c["oracle_accuracy"],
-            ", ".join(str(v) for v in c["label_mmd"]),
-            c["merged_mmd"],
-            c["plain_mmd"],
-            c["marginal_nll"],
-            c["plain_nll"],
+            f"{name} ({c.labels}, {c.num_classes} labels)",
+            c.oracle_accuracy,
+            ", ".join(str(v) for v in c.label_mmd),
+            c.merged_mmd,
+            c.plain_mmd,
+            c.marginal_nll,
+            c.plain_nll,
         ]
     )
     say(
-        f"**{name}, labels = {c['labels']}.** A share of {c['oracle_accuracy']} of the "
+        f"**{name}, labels = {c.labels}.** A share of {c.oracle_accuracy} of the "
         f"conditional samples is most probable under the requested label. Merged samples: MMD² "
-        f"{c['merged_mmd']} versus {c['plain_mmd']} for the plain model; marginal NLL "
-        f"{c['marginal_nll']} versus {c['plain_nll']} nats (true {c['true_nll']}). The "
+        f"{c.merged_mmd} versus {c.plain_mmd} for the plain model; marginal NLL "
+        f"{c.marginal_nll} versus {c.plain_nll} nats (true {c.true_nll}). The "
         f"conditional model is {'better' if better else 'not better'} by MMD² and "
-        f"{'better' if c['marginal_nll'] < c['plain_nll'] else 'not better'} by likelihood."
+        f"{'better' if c.marginal_nll < c.plain_nll else 'not better'} by likelihood."
     )
 table(
     conditional_rows,
@@ -270,32 +271,31 @@ torch.set_num_threads(os.cpu_count() or 1)
 digit_data = images.load_images(
     "digits", forest_trees=preset.forest_trees, copies=preset.digits_copies
 )
-digits_plain = images.unconditional_images("digits", digit_data, preset, store)
-d = results.add("digits", digits_plain.results)
-display(digits_plain.figures["codes"])
-dn = d["normality"]
+d = results.add("digits", images.unconditional_images("digits", digit_data, preset, store))
+display(d.figures["codes"])
+dn = d.normality
 say(
-    f"Codes of the test images: largest |mean| {dn['max_abs_mean']}, largest |std - 1| "
-    f"{dn['max_abs_std_error']}, largest deviation of the covariance from the identity "
-    f"{dn['max_cov_deviation']}; {dn['ks_rejected']} of 64 dimensions fail the corrected KS "
-    f"test. The codes are {'consistent with' if dn['looks_normal'] else 'clearly not'} N(0, I): "
+    f"Codes of the test images: largest |mean| {dn.max_abs_mean}, largest |std - 1| "
+    f"{dn.max_abs_std_error}, largest deviation of the covariance from the identity "
+    f"{dn.max_cov_deviation}; {dn.ks_rejected} of 64 dimensions fail the corrected KS "
+    f"test. The codes are {'consistent with' if dn.looks_normal else 'clearly not'} N(0, I): "
     "the test images land in regions that the training images did not fill."
 )
-display(digits_plain.figures["samples"], digits_plain.figures["real"])
-nov = d["novelty"]
+display(d.figures["samples"], d.figures["real"])
+nov = d.novelty
 say(
-    f"Samples at temperature {d['temperature']} (above) and real test digits (below). Test NLL "
-    f"{d['test_bits_per_dim']} bits/dim; best held-out {d['best_val_bits_per_dim']} bits/dim at "
-    f"epoch {d['best_epoch']} of {d['epochs']}. The random forest is "
-    f"{d['forest_confidence']} confident on average about generated digits and "
-    f"{d['forest_confidence_real']} about real test digits. MMD² to test images {d['mmd']} "
-    f"(real-vs-real 95% quantile {d['null_q95']}).\n\n"
+    f"Samples at temperature {d.temperature} (above) and real test digits (below). Test NLL "
+    f"{d.test_bits_per_dim} bits/dim; best held-out {d.best_val_bits_per_dim} bits/dim at "
+    f"epoch {d.best_epoch} of {d.epochs}. The random forest is "
+    f"{d.forest_confidence} confident on average about generated digits and "
+    f"{d.forest_confidence_real} about real test digits. MMD² to test images {d.quality.mmd} "
+    f"(real-vs-real 95% quantile {d.quality.null_q95}).\n\n"
     f"**Memorisation check.** Median distance of a generated image to its nearest training image "
-    f"{nov['generated_median']}, of a real test image {nov['test_median']} (ratio "
-    f"{nov['ratio']}): "
+    f"{nov.generated_median}, of a real test image {nov.test_median} (ratio "
+    f"{nov.ratio}): "
     + (
         "the samples are not copies of training images."
-        if nov["ratio"] > 0.8
+        if nov.ratio > 0.8
         else "samples sit close to training images."
     )
 )
@@ -310,21 +310,19 @@ say(
 # plain model of section 5 is sampled the same way for comparison.
 
 # %%
-bottleneck = images.bottleneck_study(digit_data, preset, store)
-b = results.add("bottleneck", bottleneck.results)
+b = results.add("bottleneck", images.bottleneck_study(digit_data, preset, store))
 rows = []
-for k in b["ks"]:
-    for tag in ("bottleneck", "plain"):
-        r = b[f"{tag}_k{k}"]
+for k in b.ks:
+    for tag, r in (("bottleneck", b.bottleneck[k]), ("plain", b.plain[k])):
         rows.append(
             [
                 k,
                 tag,
-                r["reconstruction_mse"],
-                r["first_k_confidence"],
-                r["first_k_mmd"],
-                r["fixed_k_label_agreement"],
-                r["fixed_k_diversity"],
+                r.reconstruction_mse,
+                r.first_k_confidence,
+                r.first_k_mmd,
+                r.fixed_k_label_agreement,
+                r.fixed_k_diversity,
             ]
         )
 table(
@@ -339,25 +337,25 @@ table(
         "fixed-k pixel spread",
     ],
 )
-for k in b["ks"]:
-    display(Markdown(f"first-k samples, k = {k}"), bottleneck.figures[f"first_k{k}"])
+for k in b.ks:
+    display(Markdown(f"first-k samples, k = {k}"), b.figures[f"first_k{k}"])
     display(
         Markdown(f"fixed-k variations (one test image per row), k = {k}"),
-        bottleneck.figures[f"fixed_k{k}"],
+        b.figures[f"fixed_k{k}"],
     )
-k_top = b["ks"][-1]
-bt, pl = b[f"bottleneck_k{k_top}"], b[f"plain_k{k_top}"]
+k_top = b.ks[-1]
+bt, pl = b.bottleneck[k_top], b.plain[k_top]
 say(
     f"With k = {k_top}, the bottleneck model reconstructs test images from their first k code "
-    f"dimensions with error {bt['reconstruction_mse']} against {pl['reconstruction_mse']} for the "
+    f"dimensions with error {bt.reconstruction_mse} against {pl.reconstruction_mse} for the "
     f"plain model, so the reconstruction term does move information into the leading "
-    f"dimensions. First-k samples get forest confidence {bt['first_k_confidence']} (plain "
-    f"model: {pl['first_k_confidence']}). Fixed-k variations keep the forest's label of their "
-    f"source image in a share of {bt['fixed_k_label_agreement']} of the cases (plain: "
-    f"{pl['fixed_k_label_agreement']}) with a pixel spread of "
-    f"{bt['fixed_k_diversity']}: the leading dimensions fix the appearance, the rest add "
-    f"variation. The price is likelihood: {bt['test_bits_per_dim']} bits/dim against "
-    f"{b['plain_test_bits_per_dim']} for the plain model."
+    f"dimensions. First-k samples get forest confidence {bt.first_k_confidence} (plain "
+    f"model: {pl.first_k_confidence}). Fixed-k variations keep the forest's label of their "
+    f"source image in a share of {bt.fixed_k_label_agreement} of the cases (plain: "
+    f"{pl.fixed_k_label_agreement}) with a pixel spread of "
+    f"{bt.fixed_k_diversity}: the leading dimensions fix the appearance, the rest add "
+    f"variation. The price is likelihood: {bt.test_bits_per_dim} bits/dim against "
+    f"{b.plain_test_bits_per_dim} for the plain model."
 )
 
 # %% [markdown]
@@ -376,27 +374,23 @@ except FileNotFoundError as err:
     say(f"**MNIST is not available, so sections 7 and 8 skip it.** {err}")
 
 if mnist_data is not None:
-    mnist_plain = images.unconditional_images("mnist", mnist_data, preset, store)
-    mn = results.add("mnist", mnist_plain.results)
-    display(
-        mnist_plain.figures["codes"], mnist_plain.figures["samples"], mnist_plain.figures["real"]
-    )
-    small = images.more_data_study(mnist_data, preset, store)
-    ms = results.add("mnist_small", small.results)
-    display(small.figures["samples"])
-    helps = ms["test_bits_per_dim"] > mn["test_bits_per_dim"]
+    mn = results.add("mnist", images.unconditional_images("mnist", mnist_data, preset, store))
+    display(mn.figures["codes"], mn.figures["samples"], mn.figures["real"])
+    ms = results.add("mnist_small", images.more_data_study(mnist_data, preset, store))
+    display(ms.figures["samples"])
+    helps = ms.test_bits_per_dim > mn.test_bits_per_dim
     say(
-        f"Test NLL {mn['test_bits_per_dim']} bits/dim, forest confidence on samples "
-        f"{mn['forest_confidence']} (real test images {mn['forest_confidence_real']}), MMD² "
-        f"{mn['mmd']}. The codes are "
-        f"{'consistent with' if mn['normality']['looks_normal'] else 'not'} N(0, I) "
-        f"({mn['normality']['ks_rejected']} of 64 dimensions fail the KS test).\n\n"
-        f"**Does more data help?** The same model trained on only {ms['n_train']} MNIST images "
-        f"reaches {ms['test_bits_per_dim']} bits/dim on the MNIST test set, forest confidence "
-        f"{ms['forest_confidence']} and MMD² {ms['mmd']}. "
+        f"Test NLL {mn.test_bits_per_dim} bits/dim, forest confidence on samples "
+        f"{mn.forest_confidence} (real test images {mn.forest_confidence_real}), MMD² "
+        f"{mn.quality.mmd}. The codes are "
+        f"{'consistent with' if mn.normality.looks_normal else 'not'} N(0, I) "
+        f"({mn.normality.ks_rejected} of 64 dimensions fail the KS test).\n\n"
+        f"**Does more data help?** The same model trained on only {ms.n_train} MNIST images "
+        f"reaches {ms.test_bits_per_dim} bits/dim on the MNIST test set, forest confidence "
+        f"{ms.forest_confidence} and MMD² {ms.quality.mmd}. "
         + (
             "More data helps on every measure."
-            if helps and ms["mmd"] > mn["mmd"]
+            if helps and ms.quality.mmd > mn.quality.mmd
             else "More data helps the likelihood."
             if helps
             else "Here more data did not help the likelihood."
@@ -413,34 +407,37 @@ if mnist_data is not None:
 
 # %%
 cond_rows = []
+image_conditional: dict[str, images.ConditionalImageResult] = {}
 for name, data in (("digits", digit_data), ("mnist", mnist_data)):
     if data is None:
         continue
-    outcome = images.conditional_images(name, data, preset, store)
-    cr = results.add(f"conditional_{name}", outcome.results)
-    for temperature, scores in cr["temperatures"].items():
+    key = f"conditional_{name}"
+    cr = image_conditional[key] = results.add(
+        key, images.conditional_images(name, data, preset, store)
+    )
+    for temperature, scores in cr.temperatures.items():
         display(
             Markdown(f"{name}, temperature {temperature}"),
-            outcome.figures[f"grid_T{float(temperature)}"],
+            cr.figures[f"grid_T{float(temperature)}"],
         )
         cond_rows.append(
             [
                 name,
                 temperature,
-                scores["accuracy"],
-                scores["mean_confidence"],
-                scores["mean_requested_prob"],
+                scores.accuracy,
+                scores.mean_confidence,
+                scores.mean_requested_prob,
             ]
         )
     cond_rows.append(
-        [name, "real test images", cr["forest_accuracy_real"], cr["forest_confidence_real"], ""]
+        [name, "real test images", cr.forest_accuracy_real, cr.forest_confidence_real, ""]
     )
-    best_t = max(cr["temperatures"], key=lambda t: cr["temperatures"][t]["accuracy"])
+    best_t = max(cr.temperatures, key=lambda t: cr.temperatures[t].accuracy)
     say(
         f"**{name}.** At temperature 1 the forest recognises the requested digit in "
-        f"a share of {cr['temperatures']['1.0']['accuracy']} of generated images, at temperature "
-        f"{best_t} in {cr['temperatures'][best_t]['accuracy']}; on real test images it "
-        f"scores {cr['forest_accuracy_real']}. Test NLL {cr['test_bits_per_dim']} "
+        f"a share of {cr.temperatures['1.0'].accuracy} of generated images, at temperature "
+        f"{best_t} in {cr.temperatures[best_t].accuracy}; on real test images it "
+        f"scores {cr.forest_accuracy_real}. Test NLL {cr.test_bits_per_dim} "
         "bits/dim."
     )
 table(cond_rows, ["data", "temperature", "forest accuracy", "mean confidence", "mean P(requested)"])
@@ -450,18 +447,16 @@ table(cond_rows, ["data", "temperature", "forest accuracy", "mean confidence", "
 
 # %%
 summary = [
-    ["two moons", "NLL gap (nats)", m["nll_gap"]],
-    ["two moons", "MMD² below null 95% quantile", m["mmd_below_null_q95"]],
-    ["hexagon", "NLL gap (nats)", g["nll_gap"]],
-    ["hexagon", "largest mode share error", g["max_mode_share_error"]],
-    ["hexagon", "share far from all corners", g["far_share"]],
-    ["digits", "test bits/dim", d["test_bits_per_dim"]],
+    ["two moons", "NLL gap (nats)", m.nll_gap],
+    ["two moons", "MMD² below null 95% quantile", m.mmd_below_null_q95],
+    ["hexagon", "NLL gap (nats)", g.nll_gap],
+    ["hexagon", "largest mode share error", gc.max_mode_share_error],
+    ["hexagon", "share far from all corners", gc.far_share],
+    ["digits", "test bits/dim", d.test_bits_per_dim],
 ]
 for key in ("conditional_hexagon_component", "conditional_hexagon_two"):
-    summary.append([key, "oracle accuracy", results.data[key]["oracle_accuracy"]])
-for name in ("digits", "mnist"):
-    key = f"conditional_{name}"
-    if key in results.data:
-        for temperature, scores in results.data[key]["temperatures"].items():
-            summary.append([key, f"forest accuracy at T={temperature}", scores["accuracy"]])
+    summary.append([key, "oracle accuracy", toy_conditional[key].oracle_accuracy])
+for key, cr in image_conditional.items():
+    for temperature, scores in cr.temperatures.items():
+        summary.append([key, f"forest accuracy at T={temperature}", scores.accuracy])
 table(summary, ["experiment", "measure", "value"])
