@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -28,6 +29,19 @@ def tiny_config(**overrides: Any) -> dict[str, Any]:
     }
     config.update(overrides)
     return config
+
+
+def toml_text(config: dict[str, Any]) -> str:
+    """A config of :func:`tiny_config`'s shape as TOML (flat tables and a grid only)."""
+
+    def value(v: object) -> str:
+        return json.dumps(v) if not isinstance(v, bool) else str(v).lower()
+
+    lines = [f"{k} = {value(v)}" for k, v in config.items() if not isinstance(v, dict)]
+    for table in ("data", "base"):
+        lines += [f"[{table}]", *(f"{k} = {value(v)}" for k, v in config[table].items())]
+    lines += ["[sweep.grid]", *(f"{k} = {value(v)}" for k, v in config["sweep"]["grid"].items())]
+    return "\n".join(lines) + "\n"
 
 
 def comparable(record: dict[str, Any]) -> dict[str, Any]:

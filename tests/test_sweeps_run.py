@@ -30,7 +30,7 @@ from innlab.sweeps.__main__ import main
 from innlab.sweeps.datasets import ToyDataset
 from innlab.sweeps.trial import Trial
 
-from .sweeps_helpers import comparable, tiny_config
+from .sweeps_helpers import comparable, tiny_config, toml_text
 from .sweeps_helpers import one_torch_thread as one_torch_thread  # autouse fixture
 
 
@@ -133,7 +133,7 @@ def test_sigkill_then_rerun_runs_every_trial_exactly_once(tmp_path: Path) -> Non
     config = tiny_config(vectorize=False, seeds=[0, 1, 2, 3])  # 8 tasks, each written alone
     config["base"]["epochs"] = 6
     path = tmp_path / "sweep.toml"
-    path.write_text(_toml(config))
+    path.write_text(toml_text(config))
     out = tmp_path / "out"
     command = [sys.executable, "-m", "innlab.sweeps", str(path), "--out", str(out)]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -170,19 +170,6 @@ def test_cli_summarize_and_errors(
     assert main(["summarize"]) == 2
     assert main(["summarize", str(tmp_path)]) == 2
     assert "holds no sweep records" in capsys.readouterr().err
-
-
-def _toml(config: dict) -> str:
-    """The tiny config as TOML (flat tables only)."""
-
-    def value(v: object) -> str:
-        return json.dumps(v) if not isinstance(v, bool) else str(v).lower()
-
-    lines = [f"{k} = {value(v)}" for k, v in config.items() if not isinstance(v, dict)]
-    for table in ("data", "base"):
-        lines += [f"[{table}]", *(f"{k} = {value(v)}" for k, v in config[table].items())]
-    lines += ["[sweep.grid]", *(f"{k} = {value(v)}" for k, v in config["sweep"]["grid"].items())]
-    return "\n".join(lines) + "\n"
 
 
 def test_held_out_set_is_built_once_per_process_and_left_unchanged() -> None:

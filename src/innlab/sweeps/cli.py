@@ -4,7 +4,8 @@
     innlab sweep summarize DIR
 
 Running a sweep prints a line per finished trial, then the summary table, and writes the plots
-to ``OUT/plots``; ``summarize`` does the same for the records already in ``DIR``.
+to ``OUT/plots``; ``summarize`` does the same for the records already in ``DIR``. An interrupted
+sweep (Ctrl-C, exit status 130) keeps its finished trials: the same command runs the rest.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from innlab.sweeps.config import EXECUTORS, SweepConfigError, load_config
+from innlab.sweeps.config import EXECUTORS, SweepConfig, SweepConfigError, load_config
 
 __all__ = ["add_sweep_commands", "run_sweep_command"]
 
@@ -50,27 +51,20 @@ def add_sweep_commands(subparsers: Any) -> argparse.ArgumentParser:
 
 def run_sweep_command(args: argparse.Namespace) -> int:
     """Carry out ``innlab sweep``; returns the exit status (2 for a bad config or arguments,
-    with the reason on stderr)."""
+    with the reason on stderr; 130 when interrupted)."""
     # imported here, not at the top, so that `innlab --help` does not load torch
     from innlab.sweeps.executors import prepare_worker
     from innlab.sweeps.records import load_records
     from innlab.sweeps.runner import run_sweep
     from innlab.sweeps.summary import format_table, plot_summary, summarize, write_plots
 
+    config: SweepConfig | None = None
     try:
-        if args.target == SUMMARIZE:
-            if args.directory is None:
-                raise SweepConfigError(f"'innlab sweep {SUMMARIZE}' needs the records folder DIR")
-            out = Path(args.directory)
+        config, out = _target(args)
+        if config is None:
             records = load_records(out)
         else:
-            if args.directory is not None:
-                raise SweepConfigError(
-                    f"unexpected argument {args.directory!r}; give the records folder as --out"
-                )
-            config = load_config(args.target)
             prepare_worker(threads=None)  # this process may train trials itself (--workers 1)
-            out = args.out if args.out is not None else Path("sweeps") / config.name
             records = run_sweep(
                 config,
                 out,
@@ -82,9 +76,27 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError, ImportError) as err:  # bad config, folder, options
         print(f"innlab sweep: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        kept = f"; finished trials are kept in {str(out)!r}: run the same command to run the rest"
+        print(f"innlab sweep: interrupted{kept if config else ''}", file=sys.stderr)
+        return 130
     rows = summarize(records)
     print(format_table(rows))
     paths = write_plots(plot_summary(rows), out / "plots")
     if paths:
         print(f"plots: {', '.join(str(p) for p in paths)}")
     return 0
+
+
+def _target(args: argparse.Namespace) -> tuple[SweepConfig | None, Path]:
+    """The sweep to run (``None`` for ``summarize``) and its records folder."""
+    if args.target == SUMMARIZE:
+        if args.directory is None:
+            raise SweepConfigError(f"'innlab sweep {SUMMARIZE}' needs the records folder DIR")
+        return None, Path(args.directory)
+    if args.directory is not None:
+        raise SweepConfigError(
+            f"unexpected argument {args.directory!r}; give the records folder as --out"
+        )
+    config = load_config(args.target)
+    return config, args.out if args.out is not None else Path("sweeps") / config.name

@@ -2,7 +2,9 @@
 
 Schema (every key optional unless marked)::
 
-    name = "moons-hparams"      # label; default: the file's stem
+    name = "moons-hparams"      # label and default records folder sweeps/<name>: letters,
+                                # digits, ".", "_", "-", not starting with "."; default: the
+                                # file's stem
     seeds = [0, 1, 2]           # seeds of every configuration, or a count N meaning 0..N-1
     metrics = ["test_nll", "nll_gap", "mmd", "data_scores"]   # default: all four
     keep_samples = 0            # generated points stored in each record, e.g. for galleries
@@ -14,7 +16,7 @@ Schema (every key optional unless marked)::
     radius = 1.0                # hexagon: distance of the corners from the origin
     std = 0.1                   # hexagon: component standard deviation (default radius / 10)
     labels = "component"        # hexagon: "component" (6 labels) or "two"
-    two_label_group = [0, 3]    # hexagon: corners with label 0 when labels = "two"
+    two_label_group = [0, 3]    # hexagon: corners (1 to 5 of 0..5) with label 0 when labels = "two"
     test_size = 2000            # held-out points for NLL and MMD
     seed = 0                    # seeds the held-out set and (with each trial seed) training sets
 
@@ -41,11 +43,16 @@ Metrics: ``test_nll`` (held-out NLL, nats), ``nll_gap`` (its excess over the tru
 ``mmd`` (squared MMD of generated against held-out points), ``data_scores`` (share of the modes
 covered; outliers for the hexagon; oracle accuracy for conditional models). The parameter count
 and training/evaluation times are always recorded.
+
+A sweep may have at most :data:`MAX_TRIALS` trials (configurations before removing duplicates,
+times seeds); the count is checked before the configurations are built.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
+import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -69,6 +76,7 @@ else:  # pragma: no cover
 __all__ = [
     "DATASETS",
     "EXECUTORS",
+    "MAX_TRIALS",
     "METRICS",
     "PARAM_DEFAULTS",
     "SweepConfig",
@@ -108,6 +116,12 @@ DATASETS: dict[str, dict[str, Any]] = {
     },
 }
 _DATA_DIM = 2  # both data sets are two-dimensional
+_CORNERS = 6  # of the hexagon
+
+MAX_TRIALS = 10_000
+"""The most trials a sweep may have; larger ones are refused before they are expanded."""
+
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
 
 _TOP_KEYS = ("name", "seeds", "metrics", "keep_samples", "vectorize", "data", "base", "sweep")
 _SWEEP_KEYS = ("grid", "one_at_a_time", "points")
@@ -133,7 +147,25 @@ def _check_bottleneck(value: Any, name: str) -> int:
 def _check_group(value: Any, name: str) -> list[int]:
     if not isinstance(value, list):
         raise TypeError(f"{name} must be a list of corner indices, got {type(value).__name__}")
-    return [check_nonnegative_int(v, f"{name}[{i}]") for i, v in enumerate(value)]
+    group = [check_nonnegative_int(v, f"{name}[{i}]") for i, v in enumerate(value)]
+    distinct = len(set(group)) == len(group)
+    if not (0 < len(group) < _CORNERS and distinct and max(group) < _CORNERS):
+        raise ValueError(
+            f"{name} must list 1 to {_CORNERS - 1} distinct corners out of 0..{_CORNERS - 1}, "
+            f"got {value!r}"
+        )
+    return group
+
+
+def _check_name(value: Any, from_file: bool) -> str:
+    """The sweep's name, also the folder ``sweeps/<name>``: one plain path component."""
+    if not isinstance(value, str) or not _NAME.fullmatch(value):
+        origin = " (the file's stem; set name in the file)" if from_file else ""
+        raise ValueError(
+            "name must be a folder name of letters, digits, '.', '_' and '-', not starting "
+            f"with '.', got {value!r}{origin}"
+        )
+    return value
 
 
 _PARAM_CHECKS: dict[str, Callable[[Any, str], Any]] = {
@@ -222,20 +254,18 @@ def _parse(raw: Mapping[str, Any], label: str, default_name: str) -> SweepConfig
 
 def _parse_unchecked(raw: Mapping[str, Any], default_name: str) -> SweepConfig:
     _check_keys(raw, _TOP_KEYS, "")
-    name = raw.get("name", default_name)
-    if not isinstance(name, str) or not name:
-        raise TypeError(f"name must be a non-empty string, got {name!r}")
+    name = _check_name(raw.get("name", default_name), "name" not in raw)
     vectorize = _check_bool(raw.get("vectorize", True), "vectorize")
     data = _parse_data(_table(raw, "data"))
     base = _parse_params(_table(raw, "base"), "base", PARAM_DEFAULTS)
     sweep = _table(raw, "sweep")
     _check_keys(sweep, _SWEEP_KEYS, "sweep.")
-    configurations = _expand(sweep, base)
+    seeds = _parse_seeds(raw.get("seeds", [0]))
     return SweepConfig(
         name=name,
         data=data,
-        configurations=configurations,
-        seeds=_parse_seeds(raw.get("seeds", [0])),
+        configurations=_expand(sweep, base, len(seeds)),
+        seeds=seeds,
         metrics=_parse_metrics(raw.get("metrics", list(METRICS))),
         keep_samples=_parse_keep_samples(raw.get("keep_samples", 0), data["test_size"]),
         vectorize=vectorize,
@@ -300,30 +330,55 @@ def _axes(table: Any, prefix: str) -> dict[str, list[Any]]:
     return axes
 
 
-def _expand(sweep: Mapping[str, Any], base: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+def _expand(
+    sweep: Mapping[str, Any], base: dict[str, Any], seeds: int
+) -> tuple[dict[str, Any], ...]:
+    """The configurations of ``sweep`` without duplicates; the trial count (``seeds`` per
+    configuration) is checked against :data:`MAX_TRIALS` before any configuration is built."""
+    grid = _axes(sweep["grid"], "sweep.grid") if "grid" in sweep else None
+    one = _axes(sweep["one_at_a_time"], "sweep.one_at_a_time") if "one_at_a_time" in sweep else None
+    points = _points(sweep["points"], base) if "points" in sweep else []
+    count = len(points)
+    if grid is not None:
+        count += math.prod(len(values) for values in grid.values())
+    if one is not None:
+        count += 1 + sum(len(values) for values in one.values())
+    _check_size(max(count, 1), seeds)
     configurations: list[dict[str, Any]] = []
-    if "grid" in sweep:
-        grid = _axes(sweep["grid"], "sweep.grid")
+    if grid is not None:
         for combination in itertools.product(*grid.values()):
             configurations.append({**base, **dict(zip(grid, combination, strict=True))})
-    if "one_at_a_time" in sweep:
+    if one is not None:
         configurations.append(dict(base))
-        for key, values in _axes(sweep["one_at_a_time"], "sweep.one_at_a_time").items():
+        for key, values in one.items():
             configurations.extend({**base, key: value} for value in values)
-    if "points" in sweep:
-        points = sweep["points"]
-        if not isinstance(points, list) or not points:
-            raise ValueError(f"sweep.points must be a non-empty list of tables, got {points!r}")
-        for i, point in enumerate(points):
-            if not isinstance(point, Mapping):
-                raise TypeError(f"sweep.points[{i}] must be a table, got {point!r}")
-            configurations.append(_parse_params(point, f"sweep.points[{i}]", base))
+    configurations.extend(points)
     if not configurations:
         configurations.append(dict(base))
     unique: dict[tuple[tuple[str, Any], ...], dict[str, Any]] = {}
     for configuration in configurations:
         unique.setdefault(tuple(sorted(configuration.items())), configuration)
     return tuple(unique.values())
+
+
+def _points(points: Any, base: dict[str, Any]) -> list[dict[str, Any]]:
+    if not isinstance(points, list) or not points:
+        raise ValueError(f"sweep.points must be a non-empty list of tables, got {points!r}")
+    configurations = []
+    for i, point in enumerate(points):
+        if not isinstance(point, Mapping):
+            raise TypeError(f"sweep.points[{i}] must be a table, got {point!r}")
+        configurations.append(_parse_params(point, f"sweep.points[{i}]", base))
+    return configurations
+
+
+def _check_size(configurations: int, seeds: int) -> None:
+    trials = configurations * seeds
+    if trials > MAX_TRIALS:
+        raise ValueError(
+            f"sweep expands to {trials:,} trials ({configurations:,} configurations x {seeds} "
+            f"seed(s)), more than the limit of {MAX_TRIALS:,}; split it into smaller sweeps"
+        )
 
 
 def _parse_keep_samples(value: Any, test_size: int) -> int:
@@ -338,7 +393,10 @@ def _parse_keep_samples(value: Any, test_size: int) -> int:
 
 def _parse_seeds(value: Any) -> tuple[int, ...]:
     if isinstance(value, int) and not isinstance(value, bool):
-        return tuple(range(check_positive_int(value, "seeds")))
+        count = check_positive_int(value, "seeds")
+        if count > MAX_TRIALS:
+            raise ValueError(f"seeds = {count:,} is more than the limit of {MAX_TRIALS:,} trials")
+        return tuple(range(count))
     if not isinstance(value, list) or not value:
         raise ValueError(f"seeds must be a count >= 1 or a non-empty list of ints, got {value!r}")
     seeds = tuple(check_nonnegative_int(s, f"seeds[{i}]") for i, s in enumerate(value))

@@ -11,13 +11,18 @@ import ctypes
 import json
 import logging
 import multiprocessing
+import os
+import select
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any
 
 import torch
+from tqdm import tqdm
 
 from innlab.sweeps.task import run_task
 
@@ -44,6 +49,41 @@ def prepare_worker(threads: int | None) -> None:
         libc.mallopt(_M_TRIM_THRESHOLD, 1 << 30)
 
 
+def _start_worker(threads: int, main_pid: int) -> None:
+    """Initializer of a local worker process: :func:`prepare_worker`, and end the worker as soon
+    as the sweep's main process ``main_pid`` ends, even when it is killed (SIGKILL) and cannot
+    stop its workers. (A forkserver worker's parent is the server, not the main process; the
+    server and the resource tracker exit on their own once no process holds their pipes.)
+
+    Workers show no progress bars, so tqdm gets a thread lock instead of its default, a named
+    semaphore that a stopped worker would leave to the resource tracker (which warns)."""
+    prepare_worker(threads)
+    tqdm.set_lock(threading.RLock())
+    threading.Thread(
+        target=_exit_with, args=(main_pid,), name="innlab-watchdog", daemon=True
+    ).start()
+
+
+def _exit_with(pid: int) -> None:
+    """Wait until process ``pid`` has ended, then end this process at once."""
+    try:
+        handle = os.pidfd_open(pid)
+    except (AttributeError, OSError):  # already gone, or no pidfd (not Linux >= 5.3): poll
+        while _exists(pid):
+            time.sleep(1.0)
+    else:
+        select.select([handle], [], [])  # readable once the process has ended
+    os._exit(1)
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:  # no such process, or the pid now belongs to another user's process
+        return False
+    return True
+
+
 def run_local(
     tasks: Sequence[Any],
     workers: int,
@@ -56,8 +96,9 @@ def run_local(
     (forkserver, else spawn) with one torch thread each, so that they do not compete for cores.
     ``function`` must be importable by name (a module-level function).
 
-    If a task raises, pending tasks are cancelled and the error propagates; tasks already handed
-    to ``on_done`` stay done.
+    If a task raises (or on Ctrl-C), the other tasks are cancelled, running ones stopped, and
+    the error propagates; tasks already handed to ``on_done`` stay done. Workers end with this
+    process, also when it is killed.
     """
     if workers == 1:
         for task in tasks:
@@ -71,17 +112,26 @@ def run_local(
     pool = ProcessPoolExecutor(
         max_workers=min(workers, len(tasks)),
         mp_context=context,
-        initializer=prepare_worker,
-        initargs=(1,),
+        initializer=_start_worker,
+        initargs=(1, os.getpid()),
     )
     try:
         futures = [pool.submit(function, task) for task in tasks]
         for future in as_completed(futures):
             on_done(future.result())
     except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
+        _abandon(pool)
         raise
     pool.shutdown()
+
+
+def _abandon(pool: ProcessPoolExecutor) -> None:
+    """Cancel the pool's waiting tasks and end its workers now: the results of their running
+    tasks would be lost anyway, and waiting for those and for the tasks already queued to the
+    workers would keep an interrupted sweep alive for whole trials."""
+    for process in pool._processes.values():  # no public way before Python 3.14
+        process.terminate()
+    pool.shutdown(cancel_futures=True)
 
 
 def _ray_trial(config: dict[str, Any]) -> None:
