@@ -76,25 +76,28 @@ SEED_LIMIT = 2**63 - 1
 """The largest seed: every seed fits a signed 64-bit integer (torch's and numpy's generators)."""
 
 
-def check_seed(value: Any, name: str = "seed", *, allow_none: bool = False) -> int:
-    """Return ``value`` as ``int`` if it is an integer seed in ``[0, 2**63 - 1]``, else raise."""
-    expected = "an int seed in [0, 2**63 - 1]" + (" or None" if allow_none else "")
+def check_seed(
+    value: Any, name: str = "seed", *, allow_none: bool = False, limit: int = SEED_LIMIT
+) -> int:
+    """Return ``value`` as ``int`` if it is an integer seed in ``[0, limit]``, else raise."""
+    bound = "2**63 - 1" if limit == SEED_LIMIT else f"{limit:_}".replace("_", ",")
+    expected = f"an int seed in [0, {bound}]" + (" or None" if allow_none else "")
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be {expected}, got {_type_name(value)} {value!r}")
-    if not 0 <= value <= SEED_LIMIT:
+    if not 0 <= value <= limit:
         raise ValueError(f"{name} must be {expected}, got {value}")
     return int(value)
 
 
-def resolve_seed(value: Any, name: str = "seed") -> int:
-    """innlab's one seed rule: an int seed is checked and returned; ``None`` draws a seed from
-    torch's global generator, so ``torch.manual_seed`` makes every ``None`` reproducible (and
-    the global generator is never reseeded)."""
+def resolve_seed(value: Any, name: str = "seed", *, limit: int = SEED_LIMIT) -> int:
+    """innlab's one seed rule: an int seed in ``[0, limit]`` is checked and returned; ``None``
+    draws one from torch's global generator, so ``torch.manual_seed`` makes every ``None``
+    reproducible (and the global generator is never reseeded)."""
     if value is None:
         import torch
 
-        return int(torch.randint(0, 2**62, (1,)))
-    return check_seed(value, name, allow_none=True)
+        return int(torch.randint(0, min(limit, 2**62), (1,)))
+    return check_seed(value, name, allow_none=True, limit=limit)
 
 
 def check_positive_float(value: Any, name: str, *, allow_zero: bool = False) -> float:

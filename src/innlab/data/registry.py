@@ -61,7 +61,8 @@ class ToyDistribution(ABC):
 
     @abstractmethod
     def sample(self, n: int, seed: int | None = None) -> tuple[Tensor, Tensor]:
-        """``n`` points float32 ``(n, 2)`` and labels int64 ``(n,)``; ``None``: fresh seed."""
+        """``n`` points float32 ``(n, 2)`` and labels int64 ``(n,)``; a ``None`` seed is drawn
+        from torch's global generator."""
 
     @abstractmethod
     def log_prob(self, x: Any) -> Tensor:

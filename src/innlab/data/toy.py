@@ -23,6 +23,7 @@ from innlab._validation import (
     check_nonnegative_int,
     check_positive_float,
     check_positive_int,
+    resolve_seed,
 )
 
 __all__ = [
@@ -48,8 +49,9 @@ _ENDPOINT_REFINEMENT = 12  # geometrically shrinking panels at each end of a moo
 _CHUNK = 4096  # points per block when evaluating densities
 
 
-def _check_seed(seed: Any) -> int | None:
-    return None if seed is None else check_nonnegative_int(seed, "seed")
+def _check_seed(seed: Any) -> int:
+    """innlab's seed rule, within what scikit-learn and numpy accept (``random_state < 2**32``)."""
+    return resolve_seed(seed, "seed", limit=2**32 - 1)
 
 
 def _points(x: Any) -> Tensor:
@@ -69,7 +71,7 @@ def two_moons(n: int, noise: float = 0.1, seed: int | None = None) -> tuple[Tens
     Args:
         n: number of points; the upper moon (label 0) gets ``n // 2`` of them.
         noise: standard deviation of the isotropic Gaussian noise (>= 0).
-        seed: ``random_state`` for scikit-learn; ``None`` draws fresh randomness.
+        seed: ``random_state`` for scikit-learn; ``None`` draws one from torch's global generator.
 
     Returns:
         ``x`` float32 ``(n, 2)`` and ``y`` int64 ``(n,)``, the moon index.
@@ -90,7 +92,7 @@ def two_moons_iid(n: int, noise: float = 0.1, seed: int | None = None) -> tuple[
     Args:
         n: number of points.
         noise: standard deviation of the isotropic Gaussian noise (>= 0).
-        seed: seed of the :class:`numpy.random.Generator`; ``None`` draws fresh randomness.
+        seed: seed of the :class:`numpy.random.Generator` (``None``: drawn from torch's).
 
     Returns:
         ``x`` float32 ``(n, 2)`` and ``y`` int64 ``(n,)``, the moon index.
@@ -226,7 +228,7 @@ def hexagon_gmm(
         n: number of points; each picks its corner independently with probability 1/6.
         radius: distance of the corners from the origin (see :func:`hexagon_centers`).
         std: standard deviation of each component; ``None`` means ``radius / 10``.
-        seed: seed of the :class:`numpy.random.Generator`; ``None`` draws fresh randomness.
+        seed: seed of the :class:`numpy.random.Generator` (``None``: drawn from torch's).
         labels: ``"component"`` gives the corner index 0..5; ``"two"`` gives label 0 to the
             corners in ``two_label_group`` and label 1 to the others.
         two_label_group: corners with label 0 when ``labels="two"``; the default ``(0, 3)`` is
