@@ -35,7 +35,7 @@ from innlab.flows.distributions import StandardNormal
 if TYPE_CHECKING:
     from innlab.flows.view import FlowDistribution
 
-__all__ = ["Flow", "Transform"]
+__all__ = ["AnalyticPass", "BaseDistribution", "Flow", "Transform"]
 
 EVAL_CHUNK_BYTES = 1 << 19
 """Without gradients, CPU passes run over chunks of rows whose intermediate activations take
@@ -57,6 +57,26 @@ class BaseDistribution(Protocol):
     def sample(
         self, num_samples: int, *, generator: torch.Generator | None = ..., temperature: float = ...
     ) -> Tensor: ...
+
+
+class AnalyticPass(Protocol):
+    """A transform's hand-written training pass for batches of one size. It reads its input
+    from a buffer fixed when it is made, writes its output into its own buffer :attr:`y`, and
+    stores what :meth:`backward` needs; nothing is allocated per step.
+
+    :meth:`backward` *writes* (does not accumulate) the gradients of the transform's parameters
+    into their ``.grad`` tensors, which must exist.
+    """
+
+    y: Tensor
+
+    def forward(self) -> Tensor:
+        """The forward map of the input buffer, into :attr:`y`."""
+        ...
+
+    def backward(self, grad_y: Tensor) -> Tensor:
+        """``d loss / dx`` ``(rows, dim)`` from ``d loss / dy``, into a reused buffer."""
+        ...
 
 
 class Transform(nn.Module):
@@ -106,6 +126,16 @@ class Transform(nn.Module):
     def activations_per_row(self) -> int:
         """Intermediate values one row holds during a pass (sizes evaluation chunks)."""
         return self.dim
+
+    def analytic_pass(
+        self, x: Tensor, c: Tensor | None, log_det_sum: Tensor, grad_log_det: Tensor
+    ) -> AnalyticPass | None:
+        """The hand-written training pass whose input is the buffer ``x`` ``(rows, dim)`` (and
+        the condition buffer ``c``); it writes the sum of the batch's log-dets into the 0-d
+        ``log_det_sum`` and takes ``d loss / d log_det`` of every row from the 1-element
+        ``grad_log_det``. ``None`` (the default) when the transform has none: training then
+        differentiates it with autograd."""
+        return None
 
     def _check_inputs(self, x: Any, c: Any, name: str) -> tuple[Tensor, Tensor | None]:
         x = check_matrix(x, name, columns=self.dim)

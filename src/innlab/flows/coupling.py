@@ -156,6 +156,12 @@ class AffineCoupling(Transform):
         x2 = (y2 - shift) * torch.exp(-log_scale)
         return torch.cat((y1, x2), dim=1), -log_scale.sum(dim=1)
 
+    def analytic_pass(
+        self, x: Tensor, c: Tensor | None, log_det_sum: Tensor, grad_log_det: Tensor
+    ) -> _CouplingPass:
+        log_det = None if self.volume_preserving else log_det_sum
+        return _CouplingPass(self, x, c if self.condition_size else None, log_det, grad_log_det)
+
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in self.config.items())
 
@@ -199,3 +205,170 @@ def _input_layer(h: Tensor, w: Tensor, b: Tensor) -> Tensor:
     if w.dim() == 3:
         return torch.baddbmm(b, h.expand(w.shape[0], *h.shape), w)
     return torch.addmm(b, h, w)
+
+
+class _CouplingPass:
+    """:class:`AffineCoupling`'s hand-written training pass (an
+    :class:`~innlab.flows.base.AnalyticPass`): every buffer and view is made once per batch size.
+
+    The forward pass is :meth:`AffineCoupling.forward_unchecked`'s arithmetic. The backward pass,
+    with ``g = d loss / dy``, ``g_ld = d loss / d log_det``, ``e = exp(sigma)``:
+
+        d/dx2 = g2 * e,   d/dt = g2,   d/dsigma = g2 * x2 * e + g_ld,
+        d/ds~ = d/dsigma * (1 - sigma^2) for exp_tanh, d/dsigma for exp,
+
+    then through the output and hidden layers (ReLU masks from the stored activations) to the
+    weights, the biases and ``x1``. ``tests/test_analytic.py`` holds it to autograd at float64.
+    """
+
+    def __init__(
+        self,
+        block: AffineCoupling,
+        x: Tensor,
+        c: Tensor | None,
+        log_det_sum: Tensor | None,
+        grad_log_det: Tensor,
+    ) -> None:
+        self.block, self.log_det_sum, self.grad_log_det = block, log_det_sum, grad_log_det
+        n, d1, d2, h = x.shape[0], block.split, block.dim - block.split, block.hidden_size
+        lead = (2,) if block.stacked else ()
+        new = x.new_empty
+        self.x1, self.x2, self.c = x[:, :d1], x[:, d1:], c
+        self.h0 = self.x1 if c is None else new(n, d1 + block.condition_size)
+        self.r1, self.r2, self.g_r1, self.g_r2 = (new(*lead, n, h) for _ in range(4))
+        self.o, self.g_o = new(*lead, n, block.w3.shape[-1]), new(*lead, n, block.w3.shape[-1])
+        self.s, self.t = _parts(block, self.o)
+        self.g_s, self.g_t = _parts(block, self.g_o)
+        self.y, self.g_x = new(n, block.dim), new(n, block.dim)
+        self.y1, self.y2 = self.y[:, :d1], self.y[:, d1:]
+        self.g_x1, self.g_x2 = self.g_x[:, :d1], self.g_x[:, d1:]
+        self.e, self.x2e, self.dt, self.g_sigma = (new(n, d2) for _ in range(4))
+        self.sigma = new(n, d2) if block.scale == "exp_tanh" else self.s
+        self.one = new(1).fill_(1.0)
+        self.grad_views: tuple[Tensor, Tensor] | None = None  # (g1, g2) of the last grad_y
+        self.layers = [  # (input, its transpose, weight, bias, weight's transpose) per layer
+            (h, _transposed(h, lead), w, bias, w.transpose(-2, -1))
+            for h, w, bias in (
+                (self.h0, block.w1, block.b1),
+                (self.r1, block.w2, block.b2),
+                (self.r2, block.w3, block.b3),
+            )
+        ]
+        self.w1_x1 = [w[:d1].T for w in (block.w1.unbind(0) if block.stacked else [block.w1])]
+
+    def forward(self) -> Tensor:
+        b = self.block
+        if self.c is not None:
+            torch.cat((self.x1, self.c), dim=1, out=self.h0)
+        _first_layer(self.h0, b.w1, b.b1, self.r1).relu_()
+        _layer(self.r1, b.w2, b.b2, self.r2).relu_()
+        _layer(self.r2, b.w3, b.b3, self.o)
+        self.y1.copy_(self.x1)
+        if b.scale == "additive":
+            torch.add(self.x2, self.o, out=self.y2)
+            return self.y
+        if b.scale == "exp_tanh":
+            torch.tanh(self.s, out=self.sigma)
+            torch.addcmul(self.one, self.sigma, self.sigma, value=-1.0, out=self.dt)
+        torch.exp(self.sigma, out=self.e)
+        torch.mul(self.x2, self.e, out=self.x2e)
+        torch.add(self.x2e, self.t, out=self.y2)
+        if self.log_det_sum is not None:
+            torch.sum(self.sigma, dim=(0, 1), out=self.log_det_sum)
+        return self.y
+
+    def backward(self, grad_y: Tensor) -> Tensor:
+        b = self.block
+        g1, g2 = self._grad_parts(grad_y)
+        if b.scale == "additive":
+            self.g_o.copy_(g2)
+            self.g_x2.copy_(g2)
+        else:
+            self.g_t.copy_(g2)
+            torch.addcmul(self.grad_log_det, g2, self.x2e, out=self.g_sigma)
+            if b.scale == "exp_tanh":
+                torch.mul(self.g_sigma, self.dt, out=self.g_s)
+            else:
+                self.g_s.copy_(self.g_sigma)
+            torch.mul(g2, self.e, out=self.g_x2)
+        grads = [self.g_r1, self.g_r2, self.g_o]
+        for i in (2, 1, 0):
+            h, h_t, w, bias, w_t = self.layers[i]
+            _parameter_grads(h_t, grads[i], w, bias)
+            if i:
+                _input_grad(grads[i], w_t, grads[i - 1])
+                _relu_grad(grads[i - 1], h)
+        if self.w1_x1[0].shape[1]:  # d/dx1 = g1 + d/dh0[:, :d1], summed over the networks
+            torch.addmm(g1, self.g_r1[0] if b.stacked else self.g_r1, self.w1_x1[0], out=self.g_x1)
+            if b.stacked:
+                self.g_x1.addmm_(self.g_r1[1], self.w1_x1[1])
+        return self.g_x
+
+    def _grad_parts(self, grad_y: Tensor) -> tuple[Tensor, Tensor]:
+        """``grad_y``'s two halves; views made once per gradient buffer."""
+        if self.grad_views is None or self.grad_views[0].data_ptr() != grad_y.data_ptr():
+            d1 = self.block.split
+            self.grad_views = (grad_y[:, :d1], grad_y[:, d1:])
+        return self.grad_views
+
+
+def _parts(block: AffineCoupling, out: Tensor) -> tuple[Tensor, Tensor]:
+    """The ``s~`` and ``t`` parts ``(n, d2)`` of an output-layer tensor (``out`` itself twice
+    for an additive coupling, which has only ``t``)."""
+    if block.scale == "additive":
+        return out, out
+    if block.stacked:
+        return out[0], out[1]
+    d2 = block.dim - block.split
+    return out[:, :d2], out[:, d2:]
+
+
+def _first_layer(h: Tensor, w: Tensor, b: Tensor, out: Tensor) -> Tensor:
+    """:func:`_input_layer` into ``out``."""
+    if h.shape[1] == 1:
+        return torch.addcmul(b, h, w, out=out)
+    if w.dim() == 3:
+        return torch.baddbmm(b, h.expand(w.shape[0], *h.shape), w, out=out)
+    return torch.addmm(b, h, w, out=out)
+
+
+def _layer(h: Tensor, w: Tensor, b: Tensor, out: Tensor) -> Tensor:
+    """``h @ w + b`` into ``out``, batched over the networks for stacked weights."""
+    if w.dim() == 3:
+        return torch.baddbmm(b, h, w, out=out)
+    return torch.addmm(b, h, w, out=out)
+
+
+def _transposed(h: Tensor, lead: tuple[int, ...]) -> Tensor:
+    """``h^T`` (per network), ``(*lead, in, n)``, for the layer input ``h``: ``(*lead, n, in)``,
+    or the networks' shared ``(n, in)``."""
+    h_t = h.transpose(-2, -1)
+    return h_t.expand(*lead, *h_t.shape[-2:]) if lead else h_t
+
+
+def _parameter_grads(h_t: Tensor, g: Tensor, w: Tensor, b: Tensor) -> None:
+    """Write ``d/dw = h^T g`` and ``d/db = sum_rows g`` of the layer ``h @ w + b`` into
+    ``w.grad`` and ``b.grad``, for the transposed input ``h_t``."""
+    assert w.grad is not None and b.grad is not None
+    if w.dim() == 3:
+        torch.bmm(h_t, g, out=w.grad)
+        torch.sum(g, dim=1, keepdim=True, out=b.grad)
+    else:
+        torch.mm(h_t, g, out=w.grad)
+        torch.sum(g, dim=0, out=b.grad)
+
+
+def _input_grad(g: Tensor, w_t: Tensor, out: Tensor) -> None:
+    """``d/dh = g @ w^T`` into ``out`` for the transposed weight ``w_t``; a broadcast product
+    for an inner size of 1 (the matrix-product kernels are slow for it)."""
+    if w_t.shape[-2] == 1:
+        torch.mul(g, w_t, out=out)
+    elif w_t.dim() == 3:
+        torch.bmm(g, w_t, out=out)
+    else:
+        torch.mm(g, w_t, out=out)
+
+
+def _relu_grad(g: Tensor, activation: Tensor) -> None:
+    """``g *= (activation > 0)`` in place: the ReLU's backward from its output."""
+    torch.ops.aten.threshold_backward.grad_input(g, activation, 0, grad_input=g)

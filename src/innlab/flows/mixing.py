@@ -89,6 +89,11 @@ class FixedRotation(Transform):
     def inverse_unchecked(self, y: Tensor, c: Tensor | None) -> tuple[Tensor, Tensor]:
         return y @ self.matrix, y.new_zeros(y.shape[0])
 
+    def analytic_pass(
+        self, x: Tensor, c: Tensor | None, log_det_sum: Tensor, grad_log_det: Tensor
+    ) -> _LinearPass:
+        return _LinearPass(x, self.matrix.T, self.matrix)
+
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
 
@@ -128,5 +133,38 @@ class FixedPermutation(Transform):
     def inverse_unchecked(self, y: Tensor, c: Tensor | None) -> tuple[Tensor, Tensor]:
         return y[:, self.inverse_perm], y.new_zeros(y.shape[0])
 
+    def analytic_pass(
+        self, x: Tensor, c: Tensor | None, log_det_sum: Tensor, grad_log_det: Tensor
+    ) -> _PermutationPass:
+        return _PermutationPass(x, self.perm, self.inverse_perm)
+
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
+
+
+class _LinearPass:
+    """Training pass of ``y = x @ m`` (no parameters): ``d/dx = g @ m^T``."""
+
+    def __init__(self, x: Tensor, m: Tensor, m_t: Tensor) -> None:
+        self.x, self.m, self.m_t = x, m, m_t
+        self.y, self.g_x = torch.empty_like(x), torch.empty_like(x)
+
+    def forward(self) -> Tensor:
+        return torch.mm(self.x, self.m, out=self.y)
+
+    def backward(self, grad_y: Tensor) -> Tensor:
+        return torch.mm(grad_y, self.m_t, out=self.g_x)
+
+
+class _PermutationPass:
+    """Training pass of ``y = x[:, perm]`` (no parameters): ``d/dx = g[:, perm^-1]``."""
+
+    def __init__(self, x: Tensor, perm: Tensor, inverse_perm: Tensor) -> None:
+        self.x, self.perm, self.inverse_perm = x, perm, inverse_perm
+        self.y, self.g_x = torch.empty_like(x), torch.empty_like(x)
+
+    def forward(self) -> Tensor:
+        return torch.index_select(self.x, 1, self.perm, out=self.y)
+
+    def backward(self, grad_y: Tensor) -> Tensor:
+        return torch.index_select(grad_y, 1, self.inverse_perm, out=self.g_x)

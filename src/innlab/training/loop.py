@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 from innlab._flat_params import FlatParameters
 from innlab._validation import check_positive_float, check_positive_int, resolve_seed
 from innlab.flows.base import Flow
+from innlab.training.analytic import AnalyticNLL
 from innlab.training.checkpoint import (
     checkpoint_seed,
     copy_state,
@@ -68,6 +69,7 @@ def train_inn(
     checkpoint_every: int = 1,
     resume: bool = False,
     callback: Callable[[History], None] | None = None,
+    analytic: bool = True,
 ) -> History:
     """Train ``model`` by minimising the negative log-likelihood with Adam.
 
@@ -96,6 +98,10 @@ def train_inn(
             that was never interrupted); it must come from the same model, data and options.
         callback: called with the history after every epoch (after the checkpoint is written);
             raising from it stops training.
+        analytic: use the hand-written gradient (:mod:`innlab.training.analytic`) where it
+            applies: innlab's couplings and mixing layers, a standard normal base, no
+            bottleneck term. ``False`` always differentiates with autograd (same results up to
+            float rounding, about 3x slower steps on small flows).
 
     Returns:
         The :class:`History` of all epochs (including those before a resume).
@@ -135,7 +141,8 @@ def train_inn(
 
     flat = FlatParameters(p for p in model.parameters() if p.requires_grad)
     with flat:
-        run = _Run(model, flat, options, tensors, settings["seed"], max_grad_norm, max_bad_steps)
+        run = _Run(model, flat, options, tensors, settings["seed"], max_grad_norm, max_bad_steps,
+                   analytic)  # fmt: skip
         if state is not None:
             run.restore(state)
         epochs_left = range(len(run.history), options.epochs)
@@ -193,9 +200,14 @@ class _Run:
         seed: int,
         max_grad_norm: float | None,
         max_bad_steps: int,
+        analytic: bool,
     ) -> None:
         self.model, self.flat, self.options, self.data = model, flat, options, data
         self.loss = options.loss()
+        self.analytic = (
+            AnalyticNLL(model, flat.grad) if analytic and AnalyticNLL.supports(model, self.loss)
+            else None
+        )  # fmt: skip
         self.stepper = Stepper(flat, options, data.x.shape[0], max_grad_norm)
         self.guard = DivergenceGuard(max_bad_steps)
         self.generator = torch.Generator().manual_seed(seed)
@@ -258,9 +270,13 @@ class _Run:
         for start in range(0, x.shape[0], batch_size):
             idx = order[start : start + batch_size]
             xb, cb = x[idx], None if c is None else c[idx]
-            loss = self.loss(self.model, xb, cb)
-            value = loss.item()
-            ok = self.stepper.apply(loss if math.isfinite(value) else None)
+            if self.analytic is not None:
+                value, grad_norm = self.analytic(xb, cb)
+                ok = self.stepper.apply_gradient(value, grad_norm)
+            else:
+                loss = self.loss(self.model, xb, cb)
+                value = loss.item()
+                ok = self.stepper.apply(loss if math.isfinite(value) else None)
             if ok:
                 loss_sum += value * xb.shape[0]
                 count += xb.shape[0]

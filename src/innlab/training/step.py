@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -50,6 +52,20 @@ class Stepper:
             ok = bool(torch.isfinite(norm))
             if ok and self.max_grad_norm is not None:
                 torch.nn.utils.clip_grads_with_norm_([self.flat.flat], self.max_grad_norm, norm)
+        return self._update(ok)
+
+    def apply_gradient(self, loss: float, grad_norm: float) -> bool:
+        """Update the parameters from the gradient already written into the flat buffer (with
+        its norm), as :meth:`apply` would: skipped when ``loss`` or the gradient is not
+        finite."""
+        ok = math.isfinite(loss) and math.isfinite(grad_norm)
+        if ok and self.max_grad_norm is not None:
+            scale = self.max_grad_norm / (grad_norm + 1e-6)  # clip_grads_with_norm_'s formula
+            if scale < 1.0:
+                self.flat.grad.mul_(scale)
+        return self._update(ok)
+
+    def _update(self, ok: bool) -> bool:
         if ok:
             self.optimizer.step()
         self.flat.zero_grad()
