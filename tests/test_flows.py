@@ -237,3 +237,48 @@ def test_passes_without_gradients_run_in_chunks_with_the_same_results(
     codes = torch.randn(1200, 4, generator=torch.Generator().manual_seed(0))
     one_pass = flow.decode(codes, torch.eye(2).repeat_interleave(600, dim=0)).detach()
     torch.testing.assert_close(samples, one_pass.view(2, 600, 4))
+
+
+@pytest.mark.parametrize("conditional", [False, True])
+def test_sampling_in_chunks_equals_one_draw(
+    conditional: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flow = make_flow(3, condition_size=2 if conditional else 0)
+    cond = torch.eye(2) if conditional else None
+    whole, log_p = flow.sample_and_log_prob(1001, cond, generator=4)
+    monkeypatch.setattr(base, "SAMPLE_CHUNK_ROWS", 32)  # many chunks, a ragged last one
+    chunked, log_p_chunked = flow.sample_and_log_prob(1001, cond, generator=4)
+    # the same codes (another stream would differ by O(1)); the products of other row counts
+    # may round differently
+    torch.testing.assert_close(chunked, whole, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(log_p_chunked, log_p, rtol=1e-5, atol=1e-5)
+
+
+def test_an_output_that_cannot_fit_in_memory_is_refused_before_drawing() -> None:
+    with pytest.raises(MemoryError, match=r"the samples need 745.1 GiB \(100,000,000,000 x 2"):
+        RealNVP(2, 8, 2, seed=0).sample(10**11)
+
+
+def test_overflowing_temperatures_are_refused() -> None:
+    flow = make_flow(2)
+    with pytest.raises(ValueError, match="temperature must be at most 3.4e\\+36 for a float32"):
+        flow.sample(10, temperature=1e39)
+    with torch.no_grad():
+        flow.couplings[0].b3.fill_(float("inf"))
+    with pytest.raises(ValueError, match="10 of 10 samples are not finite"):
+        flow.sample(10)
+
+
+def test_a_flow_on_the_meta_device_says_so() -> None:
+    flow = RealNVP(2, 8, 2, seed=0).to("meta")
+    for call in (lambda: flow.sample(3), lambda: flow.log_prob(torch.zeros(3, 2))):
+        with pytest.raises(RuntimeError, match="meta device"):
+            call()
+
+
+def test_numpy_integer_seeds_are_taken() -> None:
+    import numpy as np
+
+    flow = RealNVP(2, 8, 2, seed=np.int64(3))
+    assert flow.seed == 3
+    assert torch.equal(flow.sample(4, generator=np.int32(1)), flow.sample(4, generator=1))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -227,3 +228,23 @@ def test_checkpoint_of_another_version_is_refused(tmp_path: Path) -> None:
 def resume(model: RealNVP, data: torch.Tensor, ckpt: Path, **kwargs) -> None:
     """Resume training ``model`` from the checkpoint ``ckpt`` (seed 0, no progress bar)."""
     train_inn(model, data, checkpoint=ckpt, resume=True, seed=0, progress=False, **kwargs)
+
+
+@pytest.mark.parametrize("analytic", [True, False])
+def test_a_short_run_with_skipped_steps_warns(analytic: bool) -> None:
+    flow = RealNVP(2, 16, 3, scale="exp", seed=0)
+    x = moons(256, 0) * 1e3
+    with pytest.warns(RuntimeWarning, match=r"steps were skipped because their loss"):
+        history = train_inn(flow, x, epochs=1, lr=1e6, batch_size=32, max_bad_steps=50, seed=0,
+                            progress=False, analytic=analytic)  # fmt: skip
+    assert history.skipped_steps[-1] > 0
+
+
+@pytest.mark.parametrize(
+    ("seed", "error", "message"),
+    [(1.5, TypeError, "got float 1.5"), ("a", TypeError, "got str 'a'"),
+     (True, TypeError, "got bool True"), (2**70, ValueError, "2**63 - 1")],
+)  # fmt: skip
+def test_bad_seeds_name_the_argument(seed: object, error: type, message: str) -> None:
+    with pytest.raises(error, match=r"seed must be an int seed in .*" + re.escape(message)):
+        train_inn(RealNVP(2, 8, 2, seed=0), moons(64, 0), epochs=1, seed=seed, progress=False)

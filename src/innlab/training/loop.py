@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -300,7 +301,16 @@ class _Run:
         return float(-log_p.double().mean())
 
     def finish(self, keep_best: bool) -> History:
-        """Put the model in eval mode (with the best weights for ``keep_best``)."""
+        """Put the model in eval mode (with the best weights for ``keep_best``); warn when
+        steps were skipped, which a short run may survive with a NaN loss."""
+        if self.guard.skipped:
+            warnings.warn(
+                f"{self.guard.skipped} of {self.stepper.steps} training steps were skipped "
+                f"because their loss or gradient was not finite (lr={self.options.lr:g}); "
+                "lower lr or set max_grad_norm",
+                RuntimeWarning,
+                stacklevel=3,
+            )
         self.model.eval()
         if keep_best and self.best_state is not None:
             self.model.load_state_dict(self.best_state)
