@@ -106,7 +106,7 @@ def test_file_errors_name_the_file(tmp_path: Path) -> None:
 
 def test_trial_identity_is_stable_and_config_sensitive() -> None:
     (trial,) = load_config({"base": {"lr": 1e-3}}).trials()
-    assert trial.id == "6c7390197b83"  # changes only with the engine or the settings' format
+    assert trial.id == "ab85ee390dcd"  # changes only with the engine or the settings' format
     assert Trial.from_dict(trial.to_dict()) == trial
     # the same settings written differently: same identity
     same = load_config({"base": {"lr": 0.001, "epochs": 20}, "data": {"name": "moons"}}).trials()
@@ -119,3 +119,16 @@ def test_trial_identity_is_stable_and_config_sensitive() -> None:
     assert other_data.id != trial.id
     assert load_config({"keep_samples": 5}).trials()[0].id != trial.id
     assert len(trial.id) == 12 and int(trial.id, 16) >= 0
+
+
+def test_model_options_are_sweepable_and_checked() -> None:
+    config = load_config(
+        {"sweep": {"grid": {"scale": ["exp", "additive"], "mixing": ["permutation", "none"]}}}
+    )
+    assert {(t.params["scale"], t.params["mixing"]) for t in config.trials()} == {
+        ("exp", "permutation"), ("exp", "none"), ("additive", "permutation"), ("additive", "none")
+    }  # fmt: skip
+    with pytest.raises(ValueError, match="base.scale must be one of 'exp_tanh', 'exp', 'additive'"):
+        load_config({"base": {"scale": "tanh"}})
+    with pytest.raises(ValueError, match="base.max_grad_norm must be a finite number >= 0"):
+        load_config({"base": {"max_grad_norm": -1.0}})

@@ -8,11 +8,12 @@
 * :class:`RealNVP`: a :class:`Flow` of couplings with mixing layers in between.
 """
 
+from innlab._options import MIXINGS, SCALES
 from innlab.flows.base import Flow, Transform
-from innlab.flows.coupling import SCALES, AffineCoupling
+from innlab.flows.coupling import AffineCoupling
 from innlab.flows.distributions import StandardNormal, standard_normal_log_prob
 from innlab.flows.mixing import FixedPermutation, FixedRotation, random_orthogonal
-from innlab.flows.realnvp import MIXINGS, RealNVP
+from innlab.flows.realnvp import RealNVP
 from innlab.flows.view import FlowDistribution
 
 __all__ = [

@@ -28,13 +28,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from innlab._options import SCALES
 from innlab._validation import check_bool, check_choice, check_nonnegative_int, check_positive_int
 from innlab.flows.base import Transform
 
-__all__ = ["SCALES", "AffineCoupling"]
-
-SCALES = ("exp_tanh", "exp", "additive")
-"""The ``scale`` options of :class:`AffineCoupling`."""
+__all__ = ["AffineCoupling"]
 
 _BATCHED_ROWS = 4096
 """Up to this many rows the separate s and t networks run as one batched product per layer

@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 
+from innlab._options import MIXINGS, SCALES
 from innlab._validation import (
     check_bool,
     check_choice,
@@ -14,13 +15,10 @@ from innlab._validation import (
     resolve_seed,
 )
 from innlab.flows.base import Flow, Transform
-from innlab.flows.coupling import SCALES, AffineCoupling
+from innlab.flows.coupling import AffineCoupling
 from innlab.flows.mixing import FixedPermutation, FixedRotation, random_orthogonal
 
-__all__ = ["MIXINGS", "RealNVP"]
-
-MIXINGS = ("rotation", "permutation", "none")
-"""The ``mixing`` options of :class:`RealNVP`."""
+__all__ = ["RealNVP"]
 
 
 class RealNVP(Flow):

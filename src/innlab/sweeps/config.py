@@ -31,6 +31,9 @@ Schema (every key optional unless marked)::
     bottleneck = 0              # k of the artificial bottleneck, 0 = off
     reconstruction_weight = 1.0
     shared_subnet = false
+    scale = "exp_tanh"          # couplings' scale: "exp_tanh", "exp" or "additive"
+    mixing = "rotation"         # between couplings: "rotation", "permutation" or "none"
+    max_grad_norm = 0.0         # gradient clipping, 0 = off (trials then train one by one)
     schedule = "constant"       # or "cosine"
     lr_min = 1e-5               # end of the cosine schedule
 
@@ -60,6 +63,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from innlab._options import MIXINGS, SCALES
 from innlab._validation import (
     check_choice,
     check_nonnegative_int,
@@ -100,6 +104,9 @@ PARAM_DEFAULTS: dict[str, Any] = {
     "bottleneck": 0,
     "reconstruction_weight": 1.0,
     "shared_subnet": False,
+    "scale": "exp_tanh",
+    "mixing": "rotation",
+    "max_grad_norm": 0.0,
     "schedule": "constant",
     "lr_min": 1e-5,
 }
@@ -179,6 +186,9 @@ _PARAM_CHECKS: dict[str, Callable[[Any, str], Any]] = {
     "bottleneck": _check_bottleneck,
     "reconstruction_weight": partial(check_positive_float, allow_zero=True),
     "shared_subnet": _check_bool,
+    "scale": partial(check_choice, choices=SCALES),
+    "mixing": partial(check_choice, choices=MIXINGS),
+    "max_grad_norm": partial(check_positive_float, allow_zero=True),
     "schedule": partial(check_choice, choices=("constant", "cosine")),
     "lr_min": partial(check_positive_float, allow_zero=True),
 }

@@ -69,7 +69,8 @@ def run_task(task: Mapping[str, Any]) -> list[dict[str, Any]]:
     shuffle_seeds = [t.seeds()["shuffle"] for t in trials]
     num_classes = dataset.num_classes if conditional else 0
     wasted = 0.0
-    if task["vectorize"] and len(trials) > 1:
+    clip = params["max_grad_norm"] or None  # 0: no clipping; the vectorised trainer has none
+    if task["vectorize"] and len(trials) > 1 and clip is None:
         models = _models(trials, num_classes)
         started = time.perf_counter()
         try:
@@ -93,7 +94,9 @@ def run_task(task: Mapping[str, Any]) -> list[dict[str, Any]]:
     for model, x, c, shuffle in zip(models, data, conditions, shuffle_seeds, strict=True):
         started = time.perf_counter()
         try:
-            outcomes.append(train_inn(model, x, c, seed=shuffle, progress=False, **settings))
+            outcomes.append(
+                train_inn(model, x, c, seed=shuffle, max_grad_norm=clip, progress=False, **settings)
+            )
         except TrainingDivergedError as err:
             outcomes.append(err)
         seconds.append(time.perf_counter() - started + wasted)
@@ -127,6 +130,8 @@ def _models(trials: Sequence[Trial], num_classes: int) -> list[RealNVP]:
             params["blocks"],
             num_classes,
             shared_subnet=params["shared_subnet"],
+            scale=params["scale"],
+            mixing=params["mixing"],
             seed=trial.seeds()["model"],
         )
         for trial in trials
