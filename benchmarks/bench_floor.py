@@ -1,8 +1,9 @@
-"""The matrix-product floor of the digits workload, and the speed-ups over peers it allows.
+"""The matrix-product floor of a workload, and the speed-ups over peers it allows.
 
-Workload (b) of the peer benchmark (d = 64, hidden 256, 8 blocks, batch 256, float32) spends
-most of its time in matrix products, which every library hands to the same CPU kernels. This
-benchmark times, in one process and for each thread count:
+The digits workload of the peer benchmark (d = 64, hidden 256, 8 blocks, batch 256, float32)
+spends most of its time in matrix products, which every library hands to the same CPU kernels;
+two moons (d = 2, hidden 64, 8 blocks) spends most of it on per-operation overhead, the rest on
+products. This benchmark times, in one process and for each thread count:
 
 * the floor of each innlab layout: only the matrix products of one training step (forward and
   backward, every product autograd runs) and of one ``log_prob`` pass over 10k points (the
@@ -16,7 +17,8 @@ target cannot be reached on this machine by any implementation of the same model
 
 Usage::
 
-    python benchmarks/bench_floor.py                   # about 2 minutes on 2 cores
+    python benchmarks/bench_floor.py                   # digits, about 2 minutes on 2 cores
+    python benchmarks/bench_floor.py --workload moons  # two moons
     python benchmarks/bench_floor.py --smoke           # tiny sizes, seconds
     python benchmarks/bench_floor.py --threads 1 --out /tmp/floor.json
 """
@@ -40,9 +42,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _peers import BUILDERS, PEERS, Arch  # noqa: E402
 from _results import machine_info, write_result  # noqa: E402
 
-DEFAULT_OUT = Path(__file__).parent / "results" / "floor.json"
-SMOKE_OUT = Path(__file__).parent / "results" / "floor_smoke.json"
+RESULTS = Path(__file__).parent / "results"
 Product = tuple[int, int, int, int]  # (g, m, k, n): g (m, k) @ (k, n) products as one call
+WORKLOADS = {"digits": Arch(64, 256, 8), "moons": Arch(2, 64, 8)}
 
 
 def training_products(arch: Arch, batch: int, shared: bool) -> list[Product]:
@@ -63,7 +65,9 @@ def training_products(arch: Arch, batch: int, shared: bool) -> list[Product]:
         products += [(g, d1, b, h)]  # first layer's weight gradient
         if block:  # the first block's input is data: no input gradient
             products += [(g, b, h, d1)]
-    return products
+    # an inner size of 1 is a broadcast product (elementwise work, as innlab runs it), not a
+    # matrix product: the floor counts no elementwise work
+    return [p for p in products if p[2] > 1]
 
 
 def forward_products(arch: Arch, rows: int, shared: bool) -> list[Product]:
@@ -167,14 +171,18 @@ def bounds(figures: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, to check it runs")
+    parser.add_argument("--workload", choices=list(WORKLOADS), default="digits")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--repeats", type=int, default=5, help="timed rounds (default 5)")
-    parser.add_argument("--out", type=Path, help=f"JSON results (default {DEFAULT_OUT})")
+    parser.add_argument(
+        "--out", type=Path, help="JSON results (default benchmarks/results/floor-WORKLOAD.json)"
+    )
     args = parser.parse_args(argv)
     if args.smoke:
         arch, steps, eval_rows, repeats = Arch(8, 16, 2), 2, 512, 1
     else:
-        arch, steps, eval_rows, repeats = Arch(64, 256, 8), 20, 10_000, args.repeats
+        arch, repeats = WORKLOADS[args.workload], args.repeats
+        steps, eval_rows = (20, 10_000) if args.workload == "digits" else (200, 100_000)
 
     runs = []
     for threads in args.threads:
@@ -197,13 +205,18 @@ def main(argv: list[str] | None = None) -> int:
         "smoke": args.smoke,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": machine_info(),
-        "workload": {"dim": arch.dim, "hidden": arch.hidden, "blocks": arch.blocks},
+        "workload": {
+            "name": "smoke" if args.smoke else args.workload,
+            "dim": arch.dim,
+            "hidden": arch.hidden,
+            "blocks": arch.blocks,
+        },
         "batch": 256,
         "steps": steps,
         "eval_rows": eval_rows,
         "runs": runs,
     }
-    write_result(result, args.out or (SMOKE_OUT if args.smoke else DEFAULT_OUT))
+    write_result(result, args.out or RESULTS / f"floor-{result['workload']['name']}.json")
     return 0
 
 
