@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from innlab.experiments.ablation import AblationResult, VariantSummary
     from innlab.experiments.hparams import AxisBest, HyperparameterResult
     from innlab.experiments.images import (
         BottleneckResult,
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
     )
 
 _HOMES = {
+    "AblationResult": "innlab.experiments.ablation",
+    "VariantSummary": "innlab.experiments.ablation",
     "AxisBest": "innlab.experiments.hparams",
     "HyperparameterResult": "innlab.experiments.hparams",
     "BottleneckResult": "innlab.experiments.images",
@@ -49,6 +52,7 @@ _HOMES = {
 }
 
 __all__ = [
+    "AblationResult",
     "AxisBest",
     "BottleneckResult",
     "BottleneckScores",
@@ -65,6 +69,7 @@ __all__ = [
     "Results",
     "SampleQuality",
     "ToyResult",
+    "VariantSummary",
 ]
 
 

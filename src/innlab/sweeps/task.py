@@ -174,6 +174,8 @@ def _records(
             if trial.keep_samples:
                 kept = samples[: trial.keep_samples].double().numpy().round(5)
                 record["samples"] = [[_finite(a), _finite(b)] for a, b in kept.tolist()]
+        if not isinstance(outcome, TrainingDivergedError):
+            metrics["skipped_steps"] = outcome.skipped_steps[-1] if outcome.skipped_steps else 0
         metrics["train_seconds"] = seconds
         metrics["eval_seconds"] = time.perf_counter() - started
         record["metrics"] = metrics
