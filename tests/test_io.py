@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import pickle
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 
 from innlab import CheckpointError, RealNVP
-from innlab._atomic import atomic_write, atomic_write_text
+from innlab._atomic import WriteError, atomic_write, atomic_write_text
 from innlab.flows import AffineCoupling, FixedPermutation, FixedRotation, Flow
 from innlab.flows.io import atomic_save, model_payload, register
 
@@ -175,3 +179,48 @@ def test_atomic_write_follows_the_umask_and_keeps_the_old_file_on_failure(tmp_pa
         atomic_write(path, fail)
     assert path.read_text() == "first"
     assert sorted(tmp_path.iterdir()) == [path], "no temporary file left behind"
+
+
+def test_a_failed_write_names_the_file_not_its_temporary(tmp_path: Path) -> None:
+    def full(file: object) -> None:  # torch.save turns the disk's OSError into a RuntimeError
+        try:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        except OSError as err:
+            raise RuntimeError("PytorchStreamWriter failed writing file data/0") from err
+
+    with pytest.raises(WriteError, match="No space left on device") as info:
+        atomic_write(tmp_path / "m.pt", full)
+    assert str(info.value) == f"cannot write {tmp_path / 'm.pt'}: No space left on device"
+    assert info.value.errno == errno.ENOSPC
+    with pytest.raises(WriteError, match=f"cannot write {tmp_path / 'file' / 'x.json'}"):
+        (tmp_path / "file").write_text("")
+        atomic_write_text(tmp_path / "file" / "x.json", "{}")
+    with pytest.raises(ZeroDivisionError):  # not a write failure: raised as it is
+        atomic_write(tmp_path / "m.pt", lambda file: 1 / 0)
+
+
+KILLED_WRITER = """
+import os, signal, sys
+from innlab._atomic import atomic_write
+
+def die(file):
+    file.write(b"half")
+    os.kill(os.getpid(), signal.SIGKILL)
+
+atomic_write(sys.argv[1], die)
+"""
+
+
+def test_the_next_write_removes_temporaries_of_killed_writers_only(tmp_path: Path) -> None:
+    path = atomic_write_text(tmp_path / "results.json", "old")
+    done = subprocess.run([sys.executable, "-c", KILLED_WRITER, str(path)], check=False)
+    assert done.returncode == -signal.SIGKILL
+    (stale,) = tmp_path.glob(".results.json.*.tmp")
+    assert path.read_text() == "old", "the killed write left the file as it was"
+    live = tmp_path / f".results.json.{os.getpid()}.{'0' * 32}.tmp"  # a write in progress
+    live.write_bytes(b"")
+    other = tmp_path / ".results.json.x.tmp"  # not one of ours
+    other.write_bytes(b"")
+    atomic_write_text(path, "new")
+    assert path.read_text() == "new"
+    assert not stale.exists() and live.exists() and other.exists()

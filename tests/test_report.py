@@ -84,6 +84,7 @@ SECTIONS = {
     "conditional_moons_moon": CONDITIONAL_TOY,
     "conditional_hexagon_component": [*CONDITIONAL_TOY, "far_share"],
     "conditional_hexagon_two": [*CONDITIONAL_TOY, "far_share"],
+    "ablation": ["epochs", "variants"],
     "digits": IMAGES,
     "bottleneck": [
         "ks",
@@ -234,3 +235,23 @@ def test_report_of_another_preset_needs_force(built_report: Path) -> None:
     assert models
     assert main(["report", "--preset", "quick", "--out", str(built_report), "--quiet"]) == 2
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+
+
+def test_a_failed_rerun_keeps_the_complete_report(built_report: Path, tmp_path: Path) -> None:
+    """A rerun that fails at MNIST (damaged files) publishes nothing: the complete report stays
+    as it was, and the failed run's partial outputs are kept apart in failed-run/."""
+    names = ("ipynb", "html", "zip")
+    names = ("results.json", *(f"normalizing-flows.{suffix}" for suffix in names))
+    before = {name: (built_report / name).read_bytes() for name in names}
+    data = tmp_path / "data"
+    write_digit_mnist(data)
+    for path in (data / "MNIST" / "raw").iterdir():
+        path.write_bytes(path.read_bytes()[:100])
+    args = ["report", "--preset", "smoke", "--out", str(built_report), "--quiet", "--zip"]
+    assert main([*args, "--data-dir", str(data)]) == 2
+    assert {name: (built_report / name).read_bytes() for name in before} == before
+    results = json.loads((built_report / "results.json").read_text())
+    assert len(summary_lines(results)) == 18
+    partial = json.loads((built_report / "failed-run" / "results.json").read_text())
+    assert "digits" in partial and "mnist" not in partial
+    assert nbformat.read(built_report / "failed-run" / "normalizing-flows.ipynb", as_version=4)

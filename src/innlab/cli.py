@@ -1,20 +1,29 @@
 """The ``innlab`` command line: thin wrappers around the library.
 
-Errors in the user's input (bad options, missing files, existing results) end with a one-line
-message and exit status 2, never a traceback.
+Errors in the user's input (bad options, missing files, existing results), an output folder
+that another run is writing, and failed writes end with a one-line message and exit status 2,
+never a traceback. Every option is checked before any file is touched.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from innlab._atomic import WriteError, atomic_write, atomic_write_text
+from innlab._lock import FolderLockedError, claim_output
 from innlab.report.errors import ReportError
 from innlab.sweeps.cli import add_sweep_commands
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 __all__ = ["main"]
 
@@ -35,75 +44,222 @@ def _user_errors() -> tuple[type[Exception], ...]:
         CheckpointError,
         TrainingDivergedError,
         ReportError,
+        FolderLockedError,
+        WriteError,
     )
 
 
-def _train_folder(args: argparse.Namespace) -> Path:
-    """The output folder of ``train``: an existing model is kept unless --force or --resume."""
-    out = Path(args.out or f"runs/{args.dataset}")
-    if (out / "model.pt").exists() and not (args.force or args.resume):
-        raise FileExistsError(
-            f"{out / 'model.pt'} exists; pass --force to retrain from scratch or --resume to "
-            "continue"
+DEVICE_TYPES = ("cpu", "cuda", "mps", "xpu")
+"""Device types that ``--device`` accepts (``meta`` tensors hold no numbers to train)."""
+
+
+def _check_device(name: str) -> str:
+    """``name`` if it is a torch device that works here, else ``ValueError`` saying why."""
+    import torch
+
+    try:
+        device: torch.device | None = torch.device(name)
+    except RuntimeError:  # not a device string at all
+        device = None
+    if device is None or device.type not in DEVICE_TYPES:
+        raise ValueError(f"--device must be cpu, cuda, cuda:N, mps or xpu, got {name!r}")
+    backend = {"cuda": torch.cuda, "mps": torch.backends.mps, "xpu": torch.xpu}.get(device.type)
+    if backend is not None and not backend.is_available():
+        raise ValueError(
+            f"--device {name!r} is not available: torch {torch.__version__} finds no "
+            f"{device.type} device here"
         )
-    if args.force:
-        (out / "training-state.pt").unlink(missing_ok=True)
-    return out
+    try:
+        torch.empty(1, device=device)
+    except (AssertionError, RuntimeError, NotImplementedError) as err:  # torch's ways to say no
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(f"--device {name!r} cannot be used here: {reason}") from err
+    return name
 
 
-def _train(args: argparse.Namespace) -> int:
-    from innlab import RealNVP, train_inn
+CHECKPOINT = "training-state.pt"
+RUN_FILES = ("model.pt", CHECKPOINT, "metrics.json", "samples.png")
+SET_ASIDE = ".innlab-replaced"
+"""Where ``train --force`` keeps the previous run's files until its first checkpoint exists."""
+
+
+@dataclass(frozen=True)
+class _TrainInputs:
+    """What ``train`` needs, built (and so checked) before any file is touched."""
+
+    data: Any
+    x_train: Tensor
+    x_test: Tensor
+    model: Any
+
+
+def _train_inputs(args: argparse.Namespace) -> _TrainInputs:
+    """Check every option of ``train``, draw the data and build the model."""
+    from innlab import RealNVP
+    from innlab._validation import check_int, check_positive_int
     from innlab.data import toy_dataset
-    from innlab.metrics import mean_nll, mmd
-    from innlab.plots import plot_samples, save_figure
+    from innlab.training import TrainingOptions
 
-    out = _train_folder(args)
-    model_path, metrics_path = out / "model.pt", out / "metrics.json"
-    options = {k: getattr(args, k) for k in _DATA_OPTIONS if getattr(args, k) is not None}
-    data = toy_dataset(args.dataset, **options)
-    x_train, _ = data.sample(args.n_train, seed=args.seed)
-    x_test, _ = data.sample(args.n_test, seed=args.seed + 1)
-
-    model = RealNVP(
-        2, args.hidden, args.blocks, shared_subnet=args.shared_subnet, seed=args.seed
-    ).to(args.device)
-    history = train_inn(
-        model,
-        x_train,
+    if args.force and args.resume:
+        raise ValueError("pass --force (start over) or --resume (continue), not both")
+    device = _check_device(args.device)
+    check_int(args.n_test, "--n-test", minimum=2)  # the MMD needs two test points
+    check_positive_int(args.checkpoint_every, "checkpoint_every")
+    TrainingOptions.check(  # train_inn checks them again; the other values are its defaults
+        2,
         epochs=args.epochs,
         lr=args.lr,
         batch_size=args.batch_size,
         schedule=args.schedule,
-        test_data=x_test,
-        seed=args.seed,
-        progress=not args.quiet,
-        checkpoint=out / "training-state.pt",
-        checkpoint_every=args.checkpoint_every,
-        resume=args.resume,
+        lr_min=1e-5,
+        bottleneck=None,
+        reconstruction_weight=1.0,
     )
-    model.save(model_path)
-    generated = model.sample(args.n_test, generator=args.seed).cpu()
-    test_nll = mean_nll(model, x_test)
-    true_nll = float(-data.log_prob(x_test).mean())
-    metrics = {
-        "dataset": args.dataset,
-        "test_nll": test_nll,
-        "true_nll": true_nll,
-        "nll_gap": test_nll - true_nll,
-        "mmd": mmd(generated, x_test),
-        "epochs": history.epoch[-1],
-        "steps": history.steps[-1],
-        "train_seconds": history.time[-1],
-        "parameters": model.num_parameters,
-        "config": model.config,
-    }
-    metrics_path.write_text(json.dumps(metrics, indent=2))
-    save_figure(plot_samples(generated, x_test), out / "samples.png")
-    print(
-        f"test NLL {test_nll:.4f} nats (true density {true_nll:.4f}, gap "
-        f"{test_nll - true_nll:.4f}); MMD^2 {metrics['mmd']:.2e}; wrote {out}/"
-    )
+    options = {k: getattr(args, k) for k in _DATA_OPTIONS if getattr(args, k) is not None}
+    data = toy_dataset(args.dataset, **options)
+    x_train, _ = data.sample(args.n_train, seed=args.seed)
+    x_test, _ = data.sample(args.n_test, seed=args.seed + 1)
+    model = RealNVP(2, args.hidden, args.blocks, shared_subnet=args.shared_subnet, seed=args.seed)
+    return _TrainInputs(data, x_train, x_test, model.to(device))
+
+
+def _check_previous_run(out: Path, args: argparse.Namespace) -> None:
+    """Refuse to replace a finished or interrupted run without --force or --resume."""
+    if args.force or args.resume:
+        return
+    if (out / "model.pt").exists():
+        raise FileExistsError(
+            f"{out / 'model.pt'} exists; pass --force to retrain from scratch or --resume to "
+            "continue"
+        )
+    if (out / CHECKPOINT).exists():
+        raise FileExistsError(
+            f"{out / CHECKPOINT} holds an interrupted run; pass --resume to continue it or "
+            "--force to start over"
+        )
+
+
+class _SetAside:
+    """``train --force``: the previous run's files, moved into ``OUT/.innlab-replaced``; removed
+    once the new run has written its first checkpoint, put back if it ends before that."""
+
+    def __init__(self, out: Path) -> None:
+        self.out, self.folder = out, out / SET_ASIDE
+        self.folder.mkdir(exist_ok=True)
+        for name in RUN_FILES:
+            if (out / name).exists():
+                os.replace(out / name, self.folder / name)
+
+    def discard_when_checkpointed(self, _: object) -> None:
+        """``train_inn`` callback (after each epoch): drop the old files once replaceable."""
+        if self.folder.exists() and (self.out / CHECKPOINT).exists():
+            shutil.rmtree(self.folder)
+
+    def restore(self) -> bool:
+        """Put the old files back unless the new run has checkpointed; whether they were."""
+        return _restore_set_aside(self.out)
+
+
+def _restore_set_aside(out: Path) -> bool:
+    """Finish what a ``--force`` run left in ``OUT/.innlab-replaced``: without a new checkpoint
+    the previous run's files go back (returns ``True``), else they are removed."""
+    folder = out / SET_ASIDE
+    if not folder.is_dir():
+        return False
+    restore = not (out / CHECKPOINT).exists()
+    if restore:
+        for path in folder.iterdir():
+            if not (out / path.name).exists():
+                os.replace(path, out / path.name)
+    shutil.rmtree(folder)
+    return restore
+
+
+def _train(args: argparse.Namespace) -> int:
+    from innlab import train_inn
+
+    inputs = _train_inputs(args)
+    out = Path(args.out or f"runs/{args.dataset}")
+    with claim_output(out):
+        if _restore_set_aside(out):
+            print(f"innlab: put back the files of {out} that a killed --force run had set aside")
+        _check_previous_run(out, args)
+        aside = _SetAside(out) if args.force else None
+        try:
+            history = train_inn(
+                inputs.model,
+                inputs.x_train,
+                epochs=args.epochs,
+                lr=args.lr,
+                batch_size=args.batch_size,
+                schedule=args.schedule,
+                test_data=inputs.x_test,
+                seed=args.seed,
+                progress=not args.quiet,
+                checkpoint=out / CHECKPOINT,
+                checkpoint_every=args.checkpoint_every,
+                resume=args.resume,
+                callback=None if aside is None else aside.discard_when_checkpointed,
+            )
+        except BaseException as err:
+            if aside is not None and aside.restore() and isinstance(err, KeyboardInterrupt):
+                hint = f"the previous run's files in {out} are back; rerun with --force to retrain"
+                raise KeyboardInterrupt(hint) from err
+            raise
+        metrics = _write_train_outputs(out, inputs, history, args)
+    _report_training(metrics, out)
     return 0
+
+
+def _write_train_outputs(
+    out: Path, inputs: _TrainInputs, history: Any, args: argparse.Namespace
+) -> dict[str, Any]:
+    """Write model.pt, metrics.json and samples.png (each atomically); return the metrics."""
+    from innlab.metrics import mean_nll, mmd
+    from innlab.plots import plot_samples
+
+    model, x_test = inputs.model, inputs.x_test
+    try:
+        model.save(out / "model.pt")
+        generated = model.sample(args.n_test, generator=args.seed).cpu()
+        test_nll = mean_nll(model, x_test)
+        true_nll = float(-inputs.data.log_prob(x_test).mean())
+        metrics = {
+            "dataset": args.dataset,
+            "test_nll": test_nll,
+            "true_nll": true_nll,
+            "nll_gap": test_nll - true_nll,
+            "mmd": mmd(generated, x_test),
+            "epochs": history.epoch[-1],
+            "steps": history.steps[-1],
+            "skipped_steps": history.skipped_steps[-1],
+            "train_seconds": history.time[-1],
+            "parameters": model.num_parameters,
+            "config": model.config,
+        }
+        atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2))
+        figure = plot_samples(generated, x_test)
+        atomic_write(out / "samples.png", lambda file: figure.savefig(file, format="png", dpi=150))
+    except WriteError as err:
+        raise WriteError(
+            f"{err}; the trained run is kept in {out / CHECKPOINT}: make room and rerun with "
+            "--resume to write the outputs without training again"
+        ) from err
+    return metrics
+
+
+def _report_training(metrics: dict[str, Any], out: Path) -> None:
+    """Print the headline numbers, and a warning if training skipped steps."""
+    if metrics["skipped_steps"]:
+        print(
+            f"innlab: warning: {metrics['skipped_steps']} training steps were skipped for a "
+            "non-finite loss or gradient; a lower --lr may help",
+            file=sys.stderr,
+        )
+    print(
+        f"test NLL {metrics['test_nll']:.4f} nats (true density {metrics['true_nll']:.4f}, gap "
+        f"{metrics['nll_gap']:.4f}); MMD^2 {metrics['mmd']:.2e}; wrote {out}/"
+    )
 
 
 _DATA_OPTIONS = ("noise", "radius")
@@ -135,7 +291,11 @@ def _add_train(subparsers: Any) -> None:
     p.add_argument("--out", help="output folder (default runs/DATASET)")
     p.add_argument("--checkpoint-every", type=int, default=10, help="epochs between checkpoints")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run")
-    p.add_argument("--force", action="store_true", help="overwrite existing results")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="retrain from scratch (the old run's files go once the new one has a checkpoint)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_train)
 
@@ -211,9 +371,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         print(f"innlab: error: {message}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("innlab: interrupted; rerun with --resume to continue", file=sys.stderr)
+    except KeyboardInterrupt as err:
+        print(f"innlab: interrupted; {str(err) or _interrupt_hint(args)}", file=sys.stderr)
         return 130
+
+
+def _interrupt_hint(args: argparse.Namespace) -> str:
+    """How to continue the interrupted command."""
+    if args.command == "train":
+        return "rerun the same command with --resume (not --force) to continue from its checkpoint"
+    if args.command == "report":
+        return (
+            f"the models trained so far are kept in {Path(args.out) / 'models'}: rerun the same "
+            "command to continue with them"
+        )
+    return "rerun the same command to continue"
 
 
 if __name__ == "__main__":

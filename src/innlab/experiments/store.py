@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,13 @@ from innlab.flows.io import (
 from innlab.flows.realnvp import RealNVP
 from innlab.training import History, train_inn
 
-__all__ = ["FitJob", "ModelStore"]
+__all__ = ["DamagedModelWarning", "FitJob", "ModelStore"]
+
+
+class DamagedModelWarning(RuntimeWarning):
+    """A cached model file cannot be used (damaged, foreign, unreadable); it is retrained.
+
+    A ``RuntimeWarning``, not a ``UserWarning``: the report notebook silences the latter."""
 
 
 @dataclass(frozen=True)
@@ -86,20 +93,28 @@ class ModelStore:
         self._fresh.update(todo)
 
     def _cached(self, job: FitJob, key: str) -> tuple[RealNVP, History] | None:
-        """The stored model of ``job`` if its file holds ``key`` (and ``force`` allows it)."""
+        """The stored model of ``job`` if its file holds ``key`` (and ``force`` allows it); a
+        damaged or foreign file warns (:class:`DamagedModelWarning`) and is retrained."""
         path = self.folder / f"{job.name}.pt"
         if not path.exists() or (self.force and key not in self._fresh):
             return None
         try:
             payload = safe_load(path)
-        except CheckpointError:
-            return None  # unreadable cache: retrain and overwrite it
-        if payload.get("key") != key:
+            if payload.get("key") != key:
+                return None  # trained for another recipe: retrain and overwrite it
+            model = model_from_payload(payload["model"], str(path))
+            if not isinstance(model, RealNVP):
+                raise CheckpointError(f"{path} holds a {type(model).__name__}, not a RealNVP")
+            history = History.from_dict(payload["history"])
+        except (CheckpointError, KeyError, TypeError) as err:
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            warnings.warn(
+                f"cached model {str(path)!r} is unusable ({reason}); training it again",
+                DamagedModelWarning,
+                stacklevel=3,
+            )
             return None
-        model = model_from_payload(payload["model"], str(path))
-        if not isinstance(model, RealNVP):
-            return None  # another kind of flow under this name: retrain and overwrite it
-        return model.to(self.device).eval(), History.from_dict(payload["history"])
+        return model.to(self.device).eval(), history
 
     def fit(
         self,

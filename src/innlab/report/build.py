@@ -1,13 +1,18 @@
-"""Build the report: parameters in, executed notebook, HTML and results.json out."""
+"""Build the report: parameters in, executed notebook, HTML and results.json out.
+
+One run at a time per output folder (:func:`innlab._lock.claim_output`); its outputs appear
+together, all of one run, or not at all.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import zipfile
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import jupytext
 import nbformat
@@ -16,6 +21,8 @@ from nbclient.exceptions import CellExecutionError
 from nbconvert import HTMLExporter
 from tqdm.auto import tqdm
 
+from innlab._atomic import WriteError, atomic_write, atomic_write_text
+from innlab._lock import claim_output
 from innlab._validation import check_choice, check_positive_int
 from innlab.experiments.presets import PRESETS
 from innlab.report.errors import ReportError
@@ -25,6 +32,11 @@ __all__ = ["REPORT_NAME", "build_report", "summary_lines"]
 REPORT_NAME = "normalizing-flows"
 SOURCE = "normalizing_flows.py"
 MANIFEST = "report-manifest.json"
+STAGE = ".report-staging"
+"""Where a run writes notebook, HTML, results.json and zip; they move to ``out`` together once
+every cell has run, so that ``out`` always holds one complete report (or none)."""
+FAILED = "failed-run"
+"""Where the outputs of a run with a failing cell are kept for inspection."""
 
 
 def _parameters(preset: str, out: Path, data_dir: str | None, force: bool, workers: int) -> str:
@@ -51,6 +63,9 @@ def build_report(
 ) -> dict[str, Path]:
     """Execute the report notebook and export it.
 
+    The outputs are written to ``out/.report-staging`` and moved into ``out`` together once every
+    cell has run: a failed, interrupted or killed run leaves the previous report as it was.
+
     Args:
         preset: ``"smoke"``, ``"quick"`` or ``"full"`` (see :mod:`innlab.experiments.presets`).
         out: output folder; trained models are cached in ``out/models`` and reused.
@@ -58,47 +73,108 @@ def build_report(
         force: retrain every model, and allow replacing a report of another preset in ``out``.
         workers: processes that train the toy models and run the hyperparameter sweep, one
             torch thread each (default: one per CPU core).
-        make_zip: also pack notebook and HTML into ``normalizing-flows.zip``.
+        make_zip: also pack notebook and HTML into ``normalizing-flows.zip`` (without it, a zip
+            of an earlier report is removed).
 
     Returns:
         Paths of ``notebook``, ``html``, ``results`` (and ``zip``).
 
     Raises:
         FileExistsError: ``out`` holds a report of another preset and ``force`` is false.
-        ReportError: a cell failed (the partial notebook is written for inspection).
+        ReportError: a cell failed (its outputs are kept in ``out/failed-run``), or
+            ``report-manifest.json`` is damaged.
+        FolderLockedError: another process is writing ``out``.
+        WriteError: ``out`` or a file in it cannot be written.
     """
     check_choice(preset, "preset", tuple(PRESETS))
     workers = check_positive_int(os.cpu_count() or 1 if workers is None else workers, "workers")
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    manifest = out / MANIFEST
-    if manifest.exists() and not force:
-        previous = json.loads(manifest.read_text()).get("preset")
-        if previous != preset:
-            raise FileExistsError(
-                f"{out} holds a report of preset {previous!r}; pass --force to replace it with "
-                f"preset {preset!r}, or choose another --out"
-            )
-    manifest.write_text(json.dumps({"preset": preset}))
+    with claim_output(out):
+        _check_manifest(out, preset, force)
+        atomic_write_text(out / MANIFEST, json.dumps({"preset": preset}))
+        stage = _fresh_stage(out)
+        notebook = _notebook(
+            _parameters(preset, stage, None if data_dir is None else str(data_dir), force, workers)
+        )
+        _execute(notebook, out, stage, f"report ({preset})", progress)
+        return _publish(_export(notebook, stage, make_zip), out)
 
-    notebook = jupytext.reads(files("innlab.report").joinpath(SOURCE).read_text(), fmt="py:percent")
+
+def _check_manifest(out: Path, preset: str, force: bool) -> None:
+    """Refuse (without ``force``) a folder whose models belong to another preset."""
+    manifest = out / MANIFEST
+    if force or not manifest.exists():
+        return
+    try:
+        previous = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # unreadable, not UTF-8, not JSON
+        previous = None
+    if not isinstance(previous, dict) or not isinstance(previous.get("preset"), str):
+        raise ReportError(
+            f"{manifest} is damaged (not a JSON object naming a preset); pass --force to rebuild "
+            "the report and retrain every model, or delete the file to keep the cached models"
+        )
+    if previous["preset"] != preset:
+        raise FileExistsError(
+            f"{out} holds a report of preset {previous['preset']!r}; pass --force to replace it "
+            f"with preset {preset!r}, or choose another --out"
+        )
+
+
+def _fresh_stage(out: Path) -> Path:
+    """An empty ``out/.report-staging`` (a killed run's is discarded, its new caches kept) that
+    links every folder of ``out``: the notebook's caches (``models``, ``sweep``, ...) stay in
+    ``out``, shared by every run; only its results.json lands in the stage."""
+    stage = out / STAGE
+    try:
+        if stage.exists():
+            _adopt_caches(stage, out)
+            shutil.rmtree(stage)  # removes the links, not the folders they point to
+        stage.mkdir()
+        for folder in out.iterdir():
+            if folder.is_dir() and not folder.name.startswith(".") and folder.name != FAILED:
+                (stage / folder.name).symlink_to(Path("..") / folder.name)
+    except OSError as err:
+        raise WriteError.of(stage, err, "prepare the staging folder") from err
+    return stage
+
+
+def _adopt_caches(stage: Path, out: Path) -> None:
+    """Move the folders that the notebook created in ``stage`` (new caches) into ``out``, and
+    remove the stage's links, leaving only the run's own files there."""
+    for path in stage.iterdir():
+        if path.is_symlink():
+            path.unlink()
+        elif path.is_dir() and not (out / path.name).exists():
+            os.replace(path, out / path.name)
+
+
+def _source() -> str:
+    """The report notebook's source (jupytext percent format)."""
+    return files("innlab.report").joinpath(SOURCE).read_text(encoding="utf-8")
+
+
+def _notebook(parameters: str) -> nbformat.NotebookNode:
+    """The report notebook with ``parameters`` as its parameters cell."""
+    notebook = jupytext.reads(_source(), fmt="py:percent")
     for cell in notebook.cells:
         if "parameters" in cell.get("metadata", {}).get("tags", []):
-            cell.source = _parameters(
-                preset, out, None if data_dir is None else str(data_dir), force, workers
-            )
+            cell.source = parameters
     notebook.metadata["kernelspec"] = {
         "name": "python3",
         "display_name": "Python 3",
         "language": "python",
     }
-    paths = {
-        "notebook": out / f"{REPORT_NAME}.ipynb",
-        "html": out / f"{REPORT_NAME}.html",
-        "results": out / "results.json",
-    }
+    return notebook
+
+
+def _execute(
+    notebook: nbformat.NotebookNode, out: Path, stage: Path, desc: str, progress: bool
+) -> None:
+    """Run every cell with ``out`` as working folder; a failing cell raises :class:`ReportError`
+    after the stage has moved to ``out/failed-run``."""
     code_cells = sum(cell.cell_type == "code" for cell in notebook.cells)
-    bar = tqdm(total=code_cells, desc=f"report ({preset})", unit="cell", disable=not progress)
+    bar = tqdm(total=code_cells, desc=desc, unit="cell", disable=not progress)
     client = NotebookClient(
         notebook,
         timeout=None,
@@ -109,22 +185,71 @@ def build_report(
     try:
         client.execute()
     except CellExecutionError as err:
-        nbformat.write(notebook, paths["notebook"])
-        raise ReportError(
-            f"a report cell failed with {err.ename}: {err.evalue} - the partly executed "
-            f"notebook is {paths['notebook']}"
-        ) from err
+        reason = (str(err.evalue).strip().splitlines() or [""])[0]
+        kept = _keep_failed(notebook, out, stage)
+        raise ReportError(f"a report cell failed with {err.ename}: {reason} - {kept}") from err
     finally:
         bar.close()
-    nbformat.write(notebook, paths["notebook"])
+
+
+def _keep_failed(notebook: nbformat.NotebookNode, out: Path, stage: Path) -> str:
+    """Move the stage of a failed run (with its partly executed notebook) to ``out/failed-run``;
+    say where it is."""
+    failed = out / FAILED
+    try:
+        _adopt_caches(stage, out)
+        atomic_write_text(stage / f"{REPORT_NAME}.ipynb", nbformat.writes(notebook))
+        if failed.exists():
+            shutil.rmtree(failed)
+        os.replace(stage, failed)
+    except OSError as err:
+        return f"the partly executed notebook could not be kept ({err}); {out} is unchanged"
+    return (
+        f"the partly executed notebook and its results are in {failed}; the report in {out} "
+        "is unchanged"
+    )
+
+
+def _export(notebook: nbformat.NotebookNode, stage: Path, make_zip: bool) -> dict[str, Path]:
+    """Write notebook, HTML (and zip) beside the notebook's results.json in the stage."""
+    paths = {
+        "notebook": stage / f"{REPORT_NAME}.ipynb",
+        "html": stage / f"{REPORT_NAME}.html",
+        "results": stage / "results.json",
+    }
+    if not paths["results"].is_file():
+        raise ReportError(f"the report notebook wrote no results.json to {stage}")
+    atomic_write_text(paths["notebook"], nbformat.writes(notebook))
     html, _ = HTMLExporter().from_notebook_node(notebook)
-    paths["html"].write_text(html, encoding="utf-8")
+    atomic_write_text(paths["html"], html)
     if make_zip:
-        paths["zip"] = out / f"{REPORT_NAME}.zip"
-        with zipfile.ZipFile(paths["zip"], "w", zipfile.ZIP_DEFLATED) as archive:
-            archive.write(paths["notebook"], paths["notebook"].name)
-            archive.write(paths["html"], paths["html"].name)
+        paths["zip"] = stage / f"{REPORT_NAME}.zip"
+        atomic_write(paths["zip"], lambda file: _pack(file, (paths["notebook"], paths["html"])))
     return paths
+
+
+def _pack(file: IO[bytes], members: tuple[Path, ...]) -> None:
+    """A deflated zip of ``members`` (by their names) into ``file``."""
+    with zipfile.ZipFile(file, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in members:
+            archive.write(path, path.name)
+
+
+def _publish(staged: dict[str, Path], out: Path) -> dict[str, Path]:
+    """Move new caches and the staged outputs into ``out`` (renames: nothing is half-written)
+    and drop what belonged to earlier runs: the stage, a failed run, a zip the new report lacks."""
+    published = {key: out / path.name for key, path in staged.items()}
+    try:
+        _adopt_caches(out / STAGE, out)
+        for key, path in staged.items():
+            os.replace(path, published[key])
+    except OSError as err:
+        raise WriteError.of(out, err, "publish the report in") from err
+    if "zip" not in staged:
+        (out / f"{REPORT_NAME}.zip").unlink(missing_ok=True)
+    for folder in (out / STAGE, out / FAILED):
+        shutil.rmtree(folder, ignore_errors=True)  # leftovers: the report is already complete
+    return published
 
 
 def summary_lines(results: dict[str, Any]) -> list[str]:

@@ -4,4 +4,5 @@ __all__ = ["ReportError"]
 
 
 class ReportError(RuntimeError):
-    """A notebook cell failed; the partly executed notebook is kept for inspection."""
+    """The report could not be built: a notebook cell failed (the partly executed notebook is
+    kept for inspection), or a file of the output folder is damaged."""

@@ -5,16 +5,20 @@
 
 Running a sweep prints a line per finished trial, then the summary table, and writes the plots
 to ``OUT/plots``; ``summarize`` does the same for the records already in ``DIR``. An interrupted
-sweep (Ctrl-C, exit status 130) keeps its finished trials: the same command runs the rest.
+sweep (Ctrl-C, exit status 130) keeps its finished trials: the same command runs the rest. One
+run at a time per records folder: a second fails at once (exit status 2) naming the first's pid.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+from innlab._atomic import WriteError
+from innlab._lock import FolderLockedError, claim_output
 from innlab.sweeps.config import EXECUTORS, SweepConfig, SweepConfigError, load_config
 
 __all__ = ["add_sweep_commands", "run_sweep_command"]
@@ -50,8 +54,15 @@ def add_sweep_commands(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run_sweep_command(args: argparse.Namespace) -> int:
-    """Carry out ``innlab sweep``; returns the exit status (2 for a bad config or arguments,
-    with the reason on stderr; 130 when interrupted)."""
+    """Carry out ``innlab sweep``; returns the exit status (2 for a bad config or arguments, or
+    a records folder that another run is writing, with the reason on stderr; 130 when
+    interrupted)."""
+    with ExitStack() as claim:  # a run holds its records folder until its plots are written
+        return _run(args, claim)
+
+
+def _run(args: argparse.Namespace, claim: ExitStack) -> int:
+    """:func:`run_sweep_command`, holding the records folder of a run in ``claim``."""
     # imported here, not at the top, so that `innlab --help` does not load torch
     from innlab.sweeps.executors import prepare_worker
     from innlab.sweeps.records import load_records
@@ -64,6 +75,7 @@ def run_sweep_command(args: argparse.Namespace) -> int:
         if config is None:
             records = load_records(out)
         else:
+            claim.enter_context(claim_output(out))
             prepare_worker(threads=None)  # this process may train trials itself (--workers 1)
             records = run_sweep(
                 config,
@@ -73,8 +85,8 @@ def run_sweep_command(args: argparse.Namespace) -> int:
                 address=args.address,
                 progress=True,
             )
-    except (ValueError, FileNotFoundError, ImportError) as err:  # bad config, folder, options
-        print(f"innlab sweep: error: {err}", file=sys.stderr)
+    except (ValueError, FileNotFoundError, ImportError, FolderLockedError, WriteError) as err:
+        print(f"innlab sweep: error: {err}", file=sys.stderr)  # bad config, folder, options
         return 2
     except KeyboardInterrupt:
         kept = f"; finished trials are kept in {str(out)!r}: run the same command to run the rest"
