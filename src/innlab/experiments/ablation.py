@@ -60,7 +60,8 @@ class AblationResult(ExperimentResult):
         raise KeyError(f"no variant {dataset}/{mixing}/{scale}")
 
     def describe(self, dataset: str) -> str:
-        """Sentences on one data set's variants, drawn from the numbers."""
+        """Sentences on one data set's variants, drawn from the numbers (call it on the
+        rounded result that :meth:`~innlab.experiments.Results.add` returns)."""
         ref = self.variant(dataset, REFERENCE["mixing"], REFERENCE["scale"])
         parts = [
             f"**{dataset}.** The reference model (rotation, exp(tanh)) ends "
@@ -118,9 +119,10 @@ def ablation_study(preset: Preset, out: str | Path, *, workers: int = 1) -> Abla
 
 
 def _gap(v: VariantSummary) -> str:
+    """Mean ± std of the gap as stored (the report quotes only numbers of results.json)."""
     if v.nll_gap_mean is None:
         return "(no finished run)"
-    return f"{v.nll_gap_mean:.3g} ± {v.nll_gap_std:.2g}"
+    return f"{v.nll_gap_mean} ± {v.nll_gap_std}"
 
 
 def _compare(v: VariantSummary, ref: VariantSummary) -> str:
@@ -134,9 +136,8 @@ def _compare(v: VariantSummary, ref: VariantSummary) -> str:
     tail = f" ({'; '.join(trouble)})" if trouble else " (no run diverged or skipped a step)"
     if v.nll_gap_mean is None or ref.nll_gap_mean is None:
         return f"With {name} no run finished{tail}."
-    diff = v.nll_gap_mean - ref.nll_gap_mean
-    verdict = "worse" if diff > 0 else "better"
-    return f"With {name} the gap is {_gap(v)}, {abs(diff):.3g} nats {verdict}{tail}."
+    verdict = "larger" if v.nll_gap_mean > ref.nll_gap_mean else "smaller"
+    return f"With {name} the gap is {_gap(v)}, {verdict} than the reference's{tail}."
 
 
 def _variants() -> list[tuple[str, str]]:
