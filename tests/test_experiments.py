@@ -19,7 +19,7 @@ from innlab.experiments import (
 )
 from innlab.experiments.presets import PRESETS, get_preset
 from innlab.experiments.recording import Results, rounded
-from innlab.experiments.store import FitJob, ModelStore
+from innlab.experiments.store import DamagedModelWarning, FitJob, ModelStore
 from innlab.experiments.toy import mmd_null_for
 
 
@@ -45,9 +45,10 @@ def test_store_retrains_over_a_corrupted_cache(tmp_path: Path) -> None:
     x, _ = two_moons(128, seed=0)
     (tmp_path / "m.pt").write_bytes(b"garbage")
     store = ModelStore(tmp_path, progress=False)
-    model, _ = store.fit(
-        "m", {"input_size": 2, "hidden_size": 8, "blocks": 1}, x, recipe={}, epochs=1
-    )
+    with pytest.warns(DamagedModelWarning, match=r"m.pt' is unusable .*training it again"):
+        model, _ = store.fit(
+            "m", {"input_size": 2, "hidden_size": 8, "blocks": 1}, x, recipe={}, epochs=1
+        )
     assert model.log_prob(x).shape == (128,)
 
 

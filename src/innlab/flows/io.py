@@ -122,6 +122,8 @@ def safe_load(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:
     except Exception as err:  # noqa: BLE001 - any parse failure means a damaged file
         text = str(err).strip()
         first = text.splitlines()[0] if text else type(err).__name__
+        if first.startswith("Weights only load failed"):  # torch's advice would run code
+            first = "it holds objects that a safe load refuses to unpickle"
         raise CheckpointError(
             f"cannot read checkpoint {str(path)!r}: the file is truncated, corrupted or not a "
             f"safe innlab checkpoint ({first})"
