@@ -1,4 +1,5 @@
-# innlab: `make report` installs and builds the report; `make test` installs and runs the checks.
+# innlab: `make report` installs and builds the report; `make test` installs and runs the checks;
+# `make docs` builds the documentation site into docs/_build/html.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -6,8 +7,10 @@ PIP := $(BIN)/python -m pip install --constraint constraints.txt
 PRESET ?= quick
 OUT ?= report
 DATA_DIR ?=
+# docs: "force" runs every tutorial; "cache" reuses the outputs of unchanged tutorials
+DOCS_EXECUTE ?= force
 
-.PHONY: install test lint report bench clean
+.PHONY: install test lint report bench docs clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +20,10 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 
 $(VENV)/.installed-test: $(VENV)/.installed
 	$(PIP) --quiet -e ".[test]"
+	touch $@
+
+$(VENV)/.installed-docs: $(VENV)/.installed
+	$(PIP) --quiet -e ".[docs]"
 	touch $@
 
 install: $(VENV)/.installed
@@ -36,5 +43,10 @@ report: install
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/bench_peers.py --threads 1 2
 
+# the API reference and the tutorials (executed), warnings as errors; open docs/_build/html/index.html
+docs: $(VENV)/.installed-docs
+	OMP_NUM_THREADS=1 $(BIN)/sphinx-build -E -W --keep-going -q -b html \
+		-D nb_execution_mode=$(DOCS_EXECUTE) docs docs/_build/html
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis docs/_build
