@@ -137,8 +137,8 @@ class Transform(nn.Module):
         """The hand-written training pass whose input is the buffer ``x`` ``(rows, dim)`` (and
         the condition buffer ``c``); it writes the sum of the batch's log-dets into the 0-d
         ``log_det_sum`` and takes ``d loss / d log_det`` of every row from the 1-element
-        ``grad_log_det``. ``None`` (the default) when the transform has none: training then
-        differentiates it with autograd."""
+        ``grad_log_det``. The default has none (``None``): training then differentiates the
+        transform with autograd. A subclass that overrides this method must return a pass."""
         return None
 
     def _check_inputs(self, x: Any, c: Any, name: str) -> tuple[Tensor, Tensor | None]:
