@@ -144,7 +144,7 @@ class AffineCoupling(Transform):
         if log_scale is None:
             return torch.cat((x1, x2 + shift), dim=1), x.new_zeros(x.shape[0])
         y2 = torch.addcmul(shift, x2, torch.exp(log_scale))
-        return torch.cat((x1, y2), dim=1), log_scale.sum(dim=1)
+        return torch.cat((x1, y2), dim=1), _row_sums(log_scale)
 
     def inverse_unchecked(self, y: Tensor, c: Tensor | None) -> tuple[Tensor, Tensor]:
         y1, y2 = y[:, : self.split], y[:, self.split :]
@@ -152,7 +152,7 @@ class AffineCoupling(Transform):
         if log_scale is None:
             return torch.cat((y1, y2 - shift), dim=1), y.new_zeros(y.shape[0])
         x2 = (y2 - shift) * torch.exp(-log_scale)
-        return torch.cat((y1, x2), dim=1), -log_scale.sum(dim=1)
+        return torch.cat((y1, x2), dim=1), -_row_sums(log_scale)
 
     def analytic_pass(
         self, x: Tensor, c: Tensor | None, log_det_sum: Tensor, grad_log_det: Tensor
@@ -162,6 +162,12 @@ class AffineCoupling(Transform):
 
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in self.config.items())
+
+
+def _row_sums(log_scale: Tensor) -> Tensor:
+    """``log_scale.sum(dim=1)``, ``(n,)``; a view for one column (2-D flows), which saves a
+    reduction kernel per coupling and pass."""
+    return log_scale[:, 0] if log_scale.shape[1] == 1 else log_scale.sum(dim=1)
 
 
 def _parameter_shapes(
