@@ -381,7 +381,7 @@ class Flow(nn.Module):
         *,
         with_log_prob: bool,
     ) -> tuple[Tensor, Tensor | None]:
-        """Draw and decode in chunks of :data:`SAMPLE_CHUNK_ROWS` rows into one preallocated
+        """Draw and decode; above :data:`SAMPLE_CHUNK_ROWS` rows in chunks into one preallocated
         output (a chunk of ``16 k`` rows continues the generator's stream exactly as one large
         draw would, so the chunking does not change seeded samples)."""
         num_samples = check_positive_int(num_samples, "num_samples")
@@ -390,16 +390,25 @@ class Flow(nn.Module):
         rows = 1 if cond is None else cond.shape[0]
         total, gen = rows * num_samples, _generator(generator)
         shape = (num_samples,) if cond is None else (rows, num_samples)
-        x = _allocate((total, self.input_size), self.dtype, self.device, "the samples")
-        log_p = x.new_empty(total) if with_log_prob else None
+        _check_fits((total, self.input_size), self.dtype, self.device, "the samples")
+
+        def draw(start: int, stop: int) -> tuple[Tensor, Tensor | None]:
+            z = self.base.sample(stop - start, generator=gen, temperature=temperature)
+            c = None if cond is None else cond[_row_owner(start, stop, num_samples, cond)]
+            x, log_det = self.in_chunks(self.decode_unchecked, z, c)
+            return x, (self.base.log_prob(z) - log_det) if with_log_prob else None
+
         with torch.no_grad():
-            for start in range(0, total, SAMPLE_CHUNK_ROWS):
-                stop = min(start + SAMPLE_CHUNK_ROWS, total)
-                z = self.base.sample(stop - start, generator=gen, temperature=temperature)
-                c = None if cond is None else cond[_row_owner(start, stop, num_samples, cond)]
-                x[start:stop], log_det = self.in_chunks(self.decode_unchecked, z, c)
-                if log_p is not None:
-                    log_p[start:stop] = self.base.log_prob(z) - log_det
+            if total <= SAMPLE_CHUNK_ROWS:  # one draw: its output is the result, no copy
+                x, log_p = draw(0, total)
+            else:
+                x = torch.empty(total, self.input_size, dtype=self.dtype, device=self.device)
+                log_p = x.new_empty(total) if with_log_prob else None
+                for start in range(0, total, SAMPLE_CHUNK_ROWS):
+                    stop = min(start + SAMPLE_CHUNK_ROWS, total)
+                    x[start:stop], part = draw(start, stop)
+                    if log_p is not None and part is not None:
+                        log_p[start:stop] = part
         _check_finite_samples(x, temperature)
         return x.view(*shape, self.input_size), None if log_p is None else log_p.view(shape)
 
@@ -450,10 +459,10 @@ def _check_temperature(temperature: Any, dtype: torch.dtype) -> float:
     return temperature
 
 
-def _allocate(
+def _check_fits(
     shape: tuple[int, int], dtype: torch.dtype, device: torch.device, what: str
-) -> Tensor:
-    """``torch.empty(shape)``, refused with a clear error when it cannot fit in memory."""
+) -> None:
+    """Refuse, with a clear error, a tensor of ``shape`` that cannot fit in memory."""
     needed = shape[0] * shape[1] * torch.finfo(dtype).bits // 8
     available = _available_memory(device)
     if available is not None and needed > available:
@@ -462,7 +471,6 @@ def _allocate(
             f"{str(dtype).removeprefix('torch.')}) but only {available / 2**30:.1f} GiB of "
             f"memory are available on {device}; draw fewer at a time"
         )
-    return torch.empty(shape, dtype=dtype, device=device)
 
 
 def _available_memory(device: torch.device) -> int | None:

@@ -119,13 +119,13 @@ def train_inn(
         raise TypeError(f"model must be an innlab.flows.Flow, got {type(model).__name__}")
     options = TrainingOptions.check(
         model.input_size,
-        epochs=epochs,
-        lr=lr,
-        batch_size=batch_size,
-        schedule=schedule,
-        lr_min=lr_min,
-        bottleneck=bottleneck,
-        reconstruction_weight=reconstruction_weight,
+        epochs,
+        lr,
+        batch_size,
+        schedule,
+        lr_min,
+        bottleneck,
+        reconstruction_weight,
     )
     max_bad_steps = check_positive_int(max_bad_steps, "max_bad_steps")
     checkpoint_every = check_positive_int(checkpoint_every, "checkpoint_every")
@@ -152,7 +152,8 @@ def train_inn(
         for epoch in bar:
             run.epoch(keep_best)
             bar.set_postfix(loss=f"{run.history.train_loss[-1]:.4f}", test=run.history.test_nll[-1])
-            if path is not None and ((epoch + 1) % checkpoint_every == 0 or epoch + 1 == epochs):
+            last = epoch + 1 == options.epochs
+            if path is not None and ((epoch + 1) % checkpoint_every == 0 or last):
                 write_checkpoint(path, model, settings, run.state_dict())
             if callback is not None:
                 callback(run.history)

@@ -31,7 +31,6 @@ class TrainingOptions:
     def check(
         cls,
         input_size: int,
-        *,
         epochs: Any,
         lr: Any,
         batch_size: Any,
@@ -40,7 +39,8 @@ class TrainingOptions:
         bottleneck: Any,
         reconstruction_weight: Any,
     ) -> TrainingOptions:
-        """Validate the options for a flow of dimension ``input_size``."""
+        """Validate the options (in the order of :func:`~innlab.train_inn`'s keywords) for a
+        flow of dimension ``input_size``."""
         if bottleneck is not None:
             bottleneck = check_positive_int(bottleneck, "bottleneck")
             if bottleneck > input_size:

@@ -89,26 +89,10 @@ def train_inn_vectorized(
     """
     x, c = _check_inputs(models, data, conditions, seeds)
     options = TrainingOptions.check(
-        models[0].input_size,
-        epochs=epochs,
-        lr=lr,
-        batch_size=batch_size,
-        schedule=schedule,
-        lr_min=lr_min,
-        bottleneck=bottleneck,
-        reconstruction_weight=reconstruction_weight,
-    )
-    params, buffers = stack_module_state(list(models))  # detached copies; params require grad
-    objective = _SeedLoss(copy.deepcopy(models[0]).to("meta"), options.loss())
-    params = {f"flow.{k}": v for k, v in params.items()}
-    buffers = {f"flow.{k}": v for k, v in buffers.items()}
-
-    def seed_loss(
-        p: dict[str, Tensor], b: dict[str, Tensor], xb: Tensor, cb: Tensor | None
-    ) -> Tensor:
-        return functional_call(objective, (p, b), (xb, cb))
-
-    batched_loss = vmap(seed_loss, in_dims=(0, 0, 0, None if c is None else 0))
+        models[0].input_size, epochs, lr, batch_size, schedule, lr_min, bottleneck,
+        reconstruction_weight,
+    )  # fmt: skip
+    batched_loss, params, buffers = _batched_objective(models, options.loss(), c is not None)
     flat = FlatParameters(params.values())  # one tensor for Adam, as in train_inn
     stepper = Stepper(flat, options, x.shape[1], max_grad_norm=None)
     histories = [History() for _ in models]
@@ -120,17 +104,33 @@ def train_inn_vectorized(
                            stepper, seeds, epoch)  # fmt: skip
         if not flat.all_finite():
             raise NotVectorizableError(f"non-finite weights after epoch {epoch}")
+        elapsed = time.perf_counter() - started
         for history, loss_sum in zip(histories, loss_sums, strict=True):
-            history.append_epoch(
-                train_loss=loss_sum / x.shape[1],
-                test_nll=None,
-                lr=stepper.lr,
-                time=time.perf_counter() - started,
-                steps=stepper.steps,
-                skipped_steps=0,
-            )
+            history.append_epoch(train_loss=loss_sum / x.shape[1], test_nll=None, lr=stepper.lr,
+                                 time=elapsed, steps=stepper.steps, skipped_steps=0)  # fmt: skip
     _copy_back(models, params)
     return histories
+
+
+def _batched_objective(
+    models: Sequence[Flow], loss: Loss, conditional: bool
+) -> tuple[Any, dict[str, Tensor], dict[str, Tensor]]:
+    """``loss`` of every seed's model at once (``vmap`` over the stacked parameters and
+    buffers), with those stacked tensors (detached copies; the parameters require grad)."""
+    params, buffers = stack_module_state(list(models))
+    objective = _SeedLoss(copy.deepcopy(models[0]).to("meta"), loss)
+
+    def seed_loss(
+        p: dict[str, Tensor], b: dict[str, Tensor], xb: Tensor, cb: Tensor | None
+    ) -> Tensor:
+        return functional_call(objective, (p, b), (xb, cb))
+
+    batched = vmap(seed_loss, in_dims=(0, 0, 0, 0 if conditional else None))
+    return (
+        batched,
+        {f"flow.{k}": v for k, v in params.items()},
+        {f"flow.{k}": v for k, v in buffers.items()},
+    )
 
 
 def _epoch(
