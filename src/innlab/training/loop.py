@@ -146,18 +146,8 @@ def train_inn(
                    analytic)  # fmt: skip
         if state is not None:
             run.restore(state)
-        epochs_left = range(len(run.history), options.epochs)
-        bar = tqdm(epochs_left, total=options.epochs, initial=len(run.history),
-                   disable=not progress, desc="train", leave=False)  # fmt: skip
-        for epoch in bar:
-            run.epoch(keep_best)
-            bar.set_postfix(loss=f"{run.history.train_loss[-1]:.4f}", test=run.history.test_nll[-1])
-            last = epoch + 1 == options.epochs
-            if path is not None and ((epoch + 1) % checkpoint_every == 0 or last):
-                write_checkpoint(path, model, settings, run.state_dict())
-            if callback is not None:
-                callback(run.history)
-        bar.close()
+        saving = None if path is None else _Saving(path, settings, checkpoint_every)
+        run.train(keep_best=keep_best, progress=progress, saving=saving, callback=callback)
     return run.finish(keep_best)
 
 
@@ -188,6 +178,15 @@ def _checkpoint_path(checkpoint: str | Path | None, resume: bool) -> tuple[Path 
             "command line) or remove the file to start over"
         )
     return path, resume and path.exists()
+
+
+@dataclass(frozen=True)
+class _Saving:
+    """Where and how often a run writes its checkpoint, and the identity it writes."""
+
+    path: Path
+    settings: dict[str, Any]
+    every: int
 
 
 class _Run:
@@ -240,6 +239,29 @@ class _Run:
             "best_nll": self.best_nll,
             "best_state": self.best_state,
         }
+
+    def train(
+        self,
+        *,
+        keep_best: bool,
+        progress: bool,
+        saving: _Saving | None,
+        callback: Callable[[History], None] | None,
+    ) -> None:
+        """The remaining epochs, each followed by its checkpoint (when due) and ``callback``."""
+        epochs = self.options.epochs
+        bar = tqdm(range(len(self.history), epochs), total=epochs, initial=len(self.history),
+                   disable=not progress, desc="train", leave=False)  # fmt: skip
+        for epoch in bar:
+            self.epoch(keep_best)
+            bar.set_postfix(
+                loss=f"{self.history.train_loss[-1]:.4f}", test=self.history.test_nll[-1]
+            )
+            if saving is not None and ((epoch + 1) % saving.every == 0 or epoch + 1 == epochs):
+                write_checkpoint(saving.path, self.model, saving.settings, self.state_dict())
+            if callback is not None:
+                callback(self.history)
+        bar.close()
 
     def epoch(self, keep_best: bool) -> None:
         """One pass over the reshuffled data, then the finiteness check and evaluation."""
