@@ -112,3 +112,24 @@ def test_floor_benchmark_smoke_run_bounds_every_peer(tmp_path):
     for row in run["bounds"]:  # bound = peer / floor, speed-up = peer / innlab
         ratio = row["bound"] / row["speedup"]
         assert math.isclose(ratio, 1 / row["floor_share_of_innlab"], rel_tol=1e-9)
+
+
+def test_revision_benchmark_smoke_run_compares_two_copies(tmp_path):
+    out = tmp_path / "revisions.json"
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_revisions.py"), "--smoke", "--baseline", "HEAD"]
+        + ["--threads", "1", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = json.loads(out.read_text())["rows"]
+    assert {(r["layout"], r["measure"]) for r in rows} == {
+        (layout, measure)
+        for layout in ("shared", "separate")
+        for measure in ("train", "log_prob", "sample")
+    }
+    for row in rows:
+        assert row["baseline"] > 0 and row["candidate"] > 0
+        assert math.isclose(row["ratio"], row["candidate"] / row["baseline"])

@@ -95,6 +95,21 @@ def test_every_transform_keeps_the_contract(name: str) -> None:
     assert isinstance(transform, Transform)
     k = transform.condition_size
     assert_contract(transform, transform.inverse, k, list(transform.parameters()))
+    assert_map_matches_passes(transform, k)
+
+
+def assert_map_matches_passes(transform: Transform | RealNVP, k: int) -> None:
+    """``map_unchecked`` (no log-dets) returns exactly the points of the full passes."""
+    x = torch.randn(6, DIM, dtype=F64, generator=torch.Generator().manual_seed(4))
+    c = conditions_for(k, 6)
+    if isinstance(transform, RealNVP):
+        forward, inverse = transform.encode_unchecked, transform.decode_unchecked
+    else:
+        forward, inverse = transform.forward_unchecked, transform.inverse_unchecked
+    with torch.no_grad():
+        y, x_back = forward(x, c)[0], inverse(forward(x, c)[0], c)[0]
+        assert torch.equal(transform.map_unchecked(x, c), y)
+        assert torch.equal(transform.map_unchecked(y, c, inverse=True), x_back)
 
 
 @pytest.mark.parametrize(("scale", "mixing", "shared", "k"), REALNVP_OPTIONS)
@@ -106,6 +121,7 @@ def test_realnvp_keeps_the_contract_in_every_option_combination(
     randomised(flow)
     assert_contract(flow.encode, lambda y, c: flow.decode_unchecked(y, c), k,
                     list(flow.parameters()))  # fmt: skip
+    assert_map_matches_passes(flow, k)
     flow.save(tmp_path / "flow.pt")
     loaded = RealNVP.load(tmp_path / "flow.pt")
     x = torch.randn(5, DIM, dtype=F64)

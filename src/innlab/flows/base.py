@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
@@ -120,6 +121,13 @@ class Transform(nn.Module):
     def inverse_unchecked(self, y: Tensor, c: Tensor | None) -> tuple[Tensor, Tensor]:
         """:meth:`inverse` on inputs known to be valid."""
         raise NotImplementedError
+
+    def map_unchecked(self, x: Tensor, c: Tensor | None, *, inverse: bool = False) -> Tensor:
+        """The map alone, ``(n, dim)``, in the direction asked, without its log-det (what a flow
+        needs to draw samples, and from volume-preserving transforms). The default drops the
+        log-det of :meth:`forward_unchecked` / :meth:`inverse_unchecked`; subclasses override
+        it where skipping the log-det saves work."""
+        return (self.inverse_unchecked if inverse else self.forward_unchecked)(x, c)[0]
 
     @property
     def config(self) -> dict[str, Any]:
@@ -259,8 +267,10 @@ class Flow(nn.Module):
         """:meth:`encode` without validation or chunking (autograd flows through it)."""
         log_dets = []
         for transform in self.layers:
-            x, log_det = transform.forward_unchecked(x, c)
-            if not transform.volume_preserving:
+            if transform.volume_preserving:
+                x = transform.map_unchecked(x, c)
+            else:
+                x, log_det = transform.forward_unchecked(x, c)
                 log_dets.append(log_det)
         return x, _total(log_dets, x)
 
@@ -268,10 +278,19 @@ class Flow(nn.Module):
         """The inverse pass: codes ``z`` to ``(x, log|det dx/dz|)``, without validation."""
         log_dets = []
         for transform in reversed(self.layers):
-            z, log_det = transform.inverse_unchecked(z, c)
-            if not transform.volume_preserving:
+            if transform.volume_preserving:
+                z = transform.map_unchecked(z, c, inverse=True)
+            else:
+                z, log_det = transform.inverse_unchecked(z, c)
                 log_dets.append(log_det)
         return z, _total(log_dets, z)
+
+    def map_unchecked(self, x: Tensor, c: Tensor | None, *, inverse: bool = False) -> Tensor:
+        """The flow's map alone (``inverse=True``: codes to data), without log-dets or
+        validation: what :meth:`decode` and :meth:`sample` run."""
+        for transform in reversed(self.layers) if inverse else self.layers:
+            x = transform.map_unchecked(x, c, inverse=inverse)
+        return x
 
     def log_prob_unchecked(self, x: Tensor, c: Tensor | None) -> Tensor:
         """:meth:`log_prob` without validation or chunking."""
@@ -322,7 +341,7 @@ class Flow(nn.Module):
         """Inverse pass (the decoder): codes ``(n, d)`` to data ``(n, d)``."""
         z = self.check_data(z, "z")
         conditions = self.check_conditions(c, z.shape[0])
-        return self.in_chunks(self.decode_unchecked, z, conditions)[0]
+        return self.in_chunks(partial(self.map_unchecked, inverse=True), z, conditions)
 
     def log_prob(self, x: Tensor, c: Tensor | None = None) -> Tensor:
         """Log-density of ``x`` ``(n, d)`` in nats, shape ``(n,)``.
@@ -395,8 +414,10 @@ class Flow(nn.Module):
         def draw(start: int, stop: int) -> tuple[Tensor, Tensor | None]:
             z = self.base.sample(stop - start, generator=gen, temperature=temperature)
             c = None if cond is None else cond[_row_owner(start, stop, num_samples, cond)]
+            if not with_log_prob:
+                return self.in_chunks(partial(self.map_unchecked, inverse=True), z, c), None
             x, log_det = self.in_chunks(self.decode_unchecked, z, c)
-            return x, (self.base.log_prob(z) - log_det) if with_log_prob else None
+            return x, self.base.log_prob(z) - log_det
 
         with torch.no_grad():
             if total <= SAMPLE_CHUNK_ROWS:  # one draw: its output is the result, no copy

@@ -139,20 +139,28 @@ class AffineCoupling(Transform):
         return torch.addmm(self.b3[k, 0], h, self.w3[k])
 
     def forward_unchecked(self, x: Tensor, c: Tensor | None) -> tuple[Tensor, Tensor]:
+        y, log_scale = self._couple(x, c, inverse=False)
+        return y, x.new_zeros(x.shape[0]) if log_scale is None else _row_sums(log_scale)
+
+    def inverse_unchecked(self, y: Tensor, c: Tensor | None) -> tuple[Tensor, Tensor]:
+        x, log_scale = self._couple(y, c, inverse=True)
+        return x, y.new_zeros(y.shape[0]) if log_scale is None else -_row_sums(log_scale)
+
+    def map_unchecked(self, x: Tensor, c: Tensor | None, *, inverse: bool = False) -> Tensor:
+        return self._couple(x, c, inverse=inverse)[0]
+
+    def _couple(self, x: Tensor, c: Tensor | None, inverse: bool) -> tuple[Tensor, Tensor | None]:
+        """The map in either direction, ``(n, d)``, and ``sigma(s~)`` ``(n, d - d1)`` (``None``
+        for ``scale="additive"``)."""
         x1, x2 = x[:, : self.split], x[:, self.split :]
         log_scale, shift = self.scale_shift(x1, c)
         if log_scale is None:
-            return torch.cat((x1, x2 + shift), dim=1), x.new_zeros(x.shape[0])
-        y2 = torch.addcmul(shift, x2, torch.exp(log_scale))
-        return torch.cat((x1, y2), dim=1), _row_sums(log_scale)
-
-    def inverse_unchecked(self, y: Tensor, c: Tensor | None) -> tuple[Tensor, Tensor]:
-        y1, y2 = y[:, : self.split], y[:, self.split :]
-        log_scale, shift = self.scale_shift(y1, c)
-        if log_scale is None:
-            return torch.cat((y1, y2 - shift), dim=1), y.new_zeros(y.shape[0])
-        x2 = (y2 - shift) * torch.exp(-log_scale)
-        return torch.cat((y1, x2), dim=1), -_row_sums(log_scale)
+            y2 = x2 - shift if inverse else x2 + shift
+        elif inverse:
+            y2 = (x2 - shift) * torch.exp(-log_scale)
+        else:
+            y2 = torch.addcmul(shift, x2, torch.exp(log_scale))
+        return torch.cat((x1, y2), dim=1), log_scale
 
     def analytic_pass(
         self, x: Tensor, c: Tensor | None, log_det_sum: Tensor, grad_log_det: Tensor

@@ -84,10 +84,13 @@ class FixedRotation(Transform):
         return {"dim": self.dim}
 
     def forward_unchecked(self, x: Tensor, c: Tensor | None) -> tuple[Tensor, Tensor]:
-        return x @ self.matrix.T, x.new_zeros(x.shape[0])
+        return self.map_unchecked(x, c), x.new_zeros(x.shape[0])
 
     def inverse_unchecked(self, y: Tensor, c: Tensor | None) -> tuple[Tensor, Tensor]:
-        return y @ self.matrix, y.new_zeros(y.shape[0])
+        return self.map_unchecked(y, c, inverse=True), y.new_zeros(y.shape[0])
+
+    def map_unchecked(self, x: Tensor, c: Tensor | None, *, inverse: bool = False) -> Tensor:
+        return x @ (self.matrix if inverse else self.matrix.T)
 
     def analytic_pass(
         self, x: Tensor, c: Tensor | None, log_det_sum: Tensor, grad_log_det: Tensor
@@ -128,10 +131,13 @@ class FixedPermutation(Transform):
         return {"dim": self.dim}
 
     def forward_unchecked(self, x: Tensor, c: Tensor | None) -> tuple[Tensor, Tensor]:
-        return x[:, self.perm], x.new_zeros(x.shape[0])
+        return self.map_unchecked(x, c), x.new_zeros(x.shape[0])
 
     def inverse_unchecked(self, y: Tensor, c: Tensor | None) -> tuple[Tensor, Tensor]:
-        return y[:, self.inverse_perm], y.new_zeros(y.shape[0])
+        return self.map_unchecked(y, c, inverse=True), y.new_zeros(y.shape[0])
+
+    def map_unchecked(self, x: Tensor, c: Tensor | None, *, inverse: bool = False) -> Tensor:
+        return x[:, self.inverse_perm if inverse else self.perm]
 
     def analytic_pass(
         self, x: Tensor, c: Tensor | None, log_det_sum: Tensor, grad_log_det: Tensor
