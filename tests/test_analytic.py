@@ -56,6 +56,35 @@ def test_gradients_equal_autograd_at_float64(
             assert norm == pytest.approx(expected.norm().item(), rel=1e-10)
 
 
+@pytest.mark.parametrize(("scale", "mixing", "shared", "k", "dim"), OPTIONS)
+def test_stacked_seeds_get_each_seeds_own_autograd_gradient_at_float64(
+    scale: str, mixing: str, shared: bool, k: int, dim: int
+) -> None:
+    flows = [
+        random_flow(dim, k, seed=s, scale=scale, mixing=mixing, shared_subnet=shared)
+        for s in range(3)
+    ]
+    generator = torch.Generator().manual_seed(1)
+    x = torch.randn(3, 19, dim, dtype=torch.float64, generator=generator)
+    c = torch.randn(3, 19, k, dtype=torch.float64, generator=generator) if k else None
+    expected = []
+    for s, flow in enumerate(flows):
+        loss = NLLLoss()(flow, x[s], None if c is None else c[s])
+        loss.backward()
+        expected.append((loss.item(), {n: p.grad for n, p in flow.named_parameters()}))
+    params, buffers = torch.func.stack_module_state(flows)
+    with FlatParameters(params.values()) as flat:
+        step = AnalyticNLL(flows[0], flat.grad, {**params, **buffers})
+        for _ in range(2):  # the second call reuses every buffer
+            values, norm = step.per_seed(x, c)
+            for s, (loss_value, grads) in enumerate(expected):
+                assert values[s] == pytest.approx(loss_value, rel=1e-12, abs=1e-12)
+                for name, grad in grads.items():
+                    torch.testing.assert_close(params[name].grad[s], grad, rtol=1e-10,
+                                               atol=1e-12, msg=name)  # fmt: skip
+            assert norm == pytest.approx(flat.grad.norm().item(), rel=1e-12)
+
+
 def test_batches_of_other_sizes_get_their_own_buffers() -> None:
     flow = random_flow(4, 2)
     x, c = torch.randn(20, 4, dtype=torch.float64), torch.randn(20, 2, dtype=torch.float64)

@@ -20,16 +20,21 @@ SEEDS = [11, 12, 13]
     "options",
     [
         {"condition": False, "shared_subnet": False, "schedule": None, "bottleneck": None},
+        {"condition": True, "shared_subnet": True, "schedule": "cosine", "bottleneck": None},
         {"condition": True, "shared_subnet": True, "schedule": "cosine", "bottleneck": 1},
     ],
-    ids=["plain", "conditional-shared-cosine-bottleneck"],
+    ids=["plain", "conditional-shared-cosine", "conditional-shared-cosine-bottleneck"],
 )
 def test_vectorized_equals_separate_training(options: dict) -> None:
     k = 2 if options["condition"] else 0
     samples = [two_moons(150, seed=s) for s in SEEDS]
     data = [x for x, _ in samples]
     conditions = [one_hot(y, 2) for _, y in samples] if k else None
-    separate = [RealNVP(2, 8, 2, k, shared_subnet=options["shared_subnet"], seed=s) for s in SEEDS]
+    mixing = "permutation" if options["shared_subnet"] else "rotation"
+    separate = [
+        RealNVP(2, 8, 2, k, shared_subnet=options["shared_subnet"], mixing=mixing, seed=s)
+        for s in SEEDS
+    ]
     together = [copy.deepcopy(m) for m in separate]
     settings = {
         "epochs": 3,

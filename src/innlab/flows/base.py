@@ -140,13 +140,25 @@ class Transform(nn.Module):
         return self.dim
 
     def analytic_pass(
-        self, x: Tensor, c: Tensor | None, log_det_sum: Tensor, grad_log_det: Tensor
+        self,
+        x: Tensor,
+        c: Tensor | None,
+        log_det_sum: Tensor,
+        grad_log_det: Tensor,
+        tensors: dict[str, Tensor] | None = None,
     ) -> AnalyticPass | None:
         """The hand-written training pass whose input is the buffer ``x`` ``(rows, dim)`` (and
         the condition buffer ``c``); it writes the sum of the batch's log-dets into the 0-d
         ``log_det_sum`` and takes ``d loss / d log_det`` of every row from the 1-element
         ``grad_log_det``. The default has none (``None``): training then differentiates the
-        transform with autograd. A subclass that overrides this method must return a pass."""
+        transform with autograd. A subclass that overrides this method must return a pass.
+
+        With ``tensors`` (this transform's parameters and buffers by name, each stacked over
+        ``S`` seeds as ``(S, *shape)``, the parameters with ``.grad`` tensors of that shape),
+        the pass trains ``S`` copies at once: ``x`` is ``(S, rows, dim)``, ``c``
+        ``(S, rows, k)``, ``log_det_sum`` ``(S,)``, and the gradients go to the stacked
+        ``.grad`` tensors.
+        """
         return None
 
     def _check_inputs(self, x: Any, c: Any, name: str) -> tuple[Tensor, Tensor | None]:

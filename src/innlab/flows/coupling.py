@@ -163,10 +163,16 @@ class AffineCoupling(Transform):
         return torch.cat((x1, y2), dim=1), log_scale
 
     def analytic_pass(
-        self, x: Tensor, c: Tensor | None, log_det_sum: Tensor, grad_log_det: Tensor
+        self,
+        x: Tensor,
+        c: Tensor | None,
+        log_det_sum: Tensor,
+        grad_log_det: Tensor,
+        tensors: dict[str, Tensor] | None = None,
     ) -> _CouplingPass:
         log_det = None if self.volume_preserving else log_det_sum
-        return _CouplingPass(self, x, c if self.condition_size else None, log_det, grad_log_det)
+        c = c if self.condition_size else None
+        return _CouplingPass(self, x, c, log_det, grad_log_det, tensors)
 
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in self.config.items())
@@ -231,6 +237,10 @@ class _CouplingPass:
 
     then through the output and hidden layers (ReLU masks from the stored activations) to the
     weights, the biases and ``x1``. ``tests/test_analytic.py`` holds it to autograd at float64.
+
+    With seed-stacked ``tensors`` (see :meth:`~innlab.flows.Transform.analytic_pass`) the input
+    is ``(S, rows, dim)`` and every product is batched over the seeds (and the two networks of
+    the separate layout): ``S`` couplings train as one.
     """
 
     def __init__(
@@ -240,134 +250,183 @@ class _CouplingPass:
         c: Tensor | None,
         log_det_sum: Tensor | None,
         grad_log_det: Tensor,
+        tensors: dict[str, Tensor] | None,
     ) -> None:
         self.block, self.log_det_sum, self.grad_log_det = block, log_det_sum, grad_log_det
-        n, d1, d2, h = x.shape[0], block.split, block.dim - block.split, block.hidden_size
-        lead = (2,) if block.stacked else ()
+        seeds = x.shape[0] if tensors is not None else 0
+        d1, h = block.split, block.hidden_size
+        nets = 2 if block.stacked else 1
+        lead = (nets * seeds,) if seeds else (2,) if block.stacked else ()
+        self.layers = _batched_layers(block, tensors, lead)
         new = x.new_empty
-        self.x1, self.x2, self.c = x[:, :d1], x[:, d1:], c
-        self.h0 = self.x1 if c is None else new(n, d1 + block.condition_size)
-        self.r1, self.r2, self.g_r1, self.g_r2 = (new(*lead, n, h) for _ in range(4))
-        self.o, self.g_o = new(*lead, n, block.w3.shape[-1]), new(*lead, n, block.w3.shape[-1])
-        self.s, self.t = _parts(block, self.o)
-        self.g_s, self.g_t = _parts(block, self.g_o)
-        self.y, self.g_x = new(n, block.dim), new(n, block.dim)
-        self.y1, self.y2 = self.y[:, :d1], self.y[:, d1:]
-        self.g_x1, self.g_x2 = self.g_x[:, :d1], self.g_x[:, d1:]
-        self.e, self.x2e, self.dt, self.g_sigma = (new(n, d2) for _ in range(4))
-        self.sigma = new(n, d2) if block.scale == "exp_tanh" else self.s
+        rows = x.shape[:-1]  # (n,) or (S, n)
+        self.x1, self.x2, self.c = x[..., :d1], x[..., d1:], c
+        self.h0 = self.x1 if c is None else new(*rows, d1 + block.condition_size)
+        self.h_in = self.h0.expand(2, *self.h0.shape) if block.stacked and not seeds else self.h0
+        self.per_network: Tensor | None = None  # (S, 2, n, in): each seed's input per network
+        if block.stacked and seeds:
+            self.per_network = new(seeds, 2, *self.h0.shape[1:])
+            self.h_in = self.per_network.view(2 * seeds, *self.h0.shape[1:])
+        self.r1, self.r2, self.g_r1, self.g_r2 = (new(*lead, rows[-1], h) for _ in range(4))
+        out_width = self.layers[2][0].shape[-1]
+        self.o, self.g_o = new(*lead, rows[-1], out_width), new(*lead, rows[-1], out_width)
+        self.s, self.t = _parts(block, self.o, seeds)
+        self.g_s, self.g_t = _parts(block, self.g_o, seeds)
+        self.y, self.g_x = new(x.shape), new(x.shape)
+        self.y1, self.y2 = self.y[..., :d1], self.y[..., d1:]
+        self.g_x1, self.g_x2 = self.g_x[..., :d1], self.g_x[..., d1:]
+        self.e, self.x2e, self.dt, self.g_sigma = (new(self.x2.shape) for _ in range(4))
+        self.sigma = new(self.x2.shape) if block.scale == "exp_tanh" else self.s
         self.one = new(1).fill_(1.0)
         self.grad_views: tuple[Tensor, Tensor] | None = None  # (g1, g2) of the last grad_y
-        self.layers = [  # (input, its transpose, weight, bias, weight's transpose) per layer
-            (h, _transposed(h, lead), w, bias, w.transpose(-2, -1))
-            for h, w, bias in (
-                (self.h0, block.w1, block.b1),
-                (self.r1, block.w2, block.b2),
-                (self.r2, block.w3, block.b3),
-            )
-        ]
-        self.w1_x1 = [w[:d1].T for w in (block.w1.unbind(0) if block.stacked else [block.w1])]
+        self.inputs = [self.h_in, self.r1, self.r2]
+        self.inputs_t = [h.transpose(-2, -1) for h in self.inputs]
+        self.x1_terms = _x1_terms(self.layers[0][0], self.g_r1, d1, nets, seeds)
 
     def forward(self) -> Tensor:
-        b = self.block
         if self.c is not None:
-            torch.cat((self.x1, self.c), dim=1, out=self.h0)
-        _first_layer(self.h0, b.w1, b.b1, self.r1).relu_()
-        _layer(self.r1, b.w2, b.b2, self.r2).relu_()
-        _layer(self.r2, b.w3, b.b3, self.o)
+            torch.cat((self.x1, self.c), dim=-1, out=self.h0)
+        if self.per_network is not None:
+            self.per_network.copy_(self.h0.unsqueeze(1))
+        (w1, b1, *_), (w2, b2, *_), (w3, b3, *_) = self.layers
+        _layer(self.h_in, w1, b1, self.r1).relu_()
+        _layer(self.r1, w2, b2, self.r2).relu_()
+        _layer(self.r2, w3, b3, self.o)
         self.y1.copy_(self.x1)
-        if b.scale == "additive":
+        scale = self.block.scale
+        if scale == "additive":
             torch.add(self.x2, self.o, out=self.y2)
             return self.y
-        if b.scale == "exp_tanh":
+        if scale == "exp_tanh":
             torch.tanh(self.s, out=self.sigma)
             torch.addcmul(self.one, self.sigma, self.sigma, value=-1.0, out=self.dt)
         torch.exp(self.sigma, out=self.e)
         torch.mul(self.x2, self.e, out=self.x2e)
         torch.add(self.x2e, self.t, out=self.y2)
         if self.log_det_sum is not None:
-            torch.sum(self.sigma, dim=(0, 1), out=self.log_det_sum)
+            torch.sum(self.sigma, dim=(-2, -1), out=self.log_det_sum)
         return self.y
 
     def backward(self, grad_y: Tensor) -> Tensor:
-        b = self.block
+        scale = self.block.scale
         g1, g2 = self._grad_parts(grad_y)
-        if b.scale == "additive":
+        if scale == "additive":
             self.g_o.copy_(g2)
             self.g_x2.copy_(g2)
         else:
             self.g_t.copy_(g2)
             torch.addcmul(self.grad_log_det, g2, self.x2e, out=self.g_sigma)
-            if b.scale == "exp_tanh":
+            if scale == "exp_tanh":
                 torch.mul(self.g_sigma, self.dt, out=self.g_s)
             else:
                 self.g_s.copy_(self.g_sigma)
             torch.mul(g2, self.e, out=self.g_x2)
         grads = [self.g_r1, self.g_r2, self.g_o]
         for i in (2, 1, 0):
-            h, h_t, w, bias, w_t = self.layers[i]
-            _parameter_grads(h_t, grads[i], w, bias)
+            _, _, w_grad, b_grad, w_t = self.layers[i]
+            _parameter_grads(self.inputs_t[i], grads[i], w_grad, b_grad)
             if i:
                 _input_grad(grads[i], w_t, grads[i - 1])
-                _relu_grad(grads[i - 1], h)
-        if self.w1_x1[0].shape[1]:  # d/dx1 = g1 + d/dh0[:, :d1], summed over the networks
-            torch.addmm(g1, self.g_r1[0] if b.stacked else self.g_r1, self.w1_x1[0], out=self.g_x1)
-            if b.stacked:
-                self.g_x1.addmm_(self.g_r1[1], self.w1_x1[1])
+                _relu_grad(grads[i - 1], self.inputs[i])
+        if self.x1_terms:  # d/dx1 = g1 + d/dh0[..., :d1], summed over the networks
+            (g_r, w_x1), *more = self.x1_terms
+            _matmul_add(g1, g_r, w_x1, out=self.g_x1)
+            for g_r, w_x1 in more:
+                _matmul_add(self.g_x1, g_r, w_x1, out=self.g_x1)
         return self.g_x
 
     def _grad_parts(self, grad_y: Tensor) -> tuple[Tensor, Tensor]:
         """``grad_y``'s two halves; views made once per gradient buffer."""
         if self.grad_views is None or self.grad_views[0].data_ptr() != grad_y.data_ptr():
             d1 = self.block.split
-            self.grad_views = (grad_y[:, :d1], grad_y[:, d1:])
+            self.grad_views = (grad_y[..., :d1], grad_y[..., d1:])
         return self.grad_views
 
 
-def _parts(block: AffineCoupling, out: Tensor) -> tuple[Tensor, Tensor]:
-    """The ``s~`` and ``t`` parts ``(n, d2)`` of an output-layer tensor (``out`` itself twice
-    for an additive coupling, which has only ``t``)."""
+_Layer = tuple[Tensor, Tensor, Tensor, Tensor, Tensor]
+"""A layer's weight and bias, their gradients, and the weight's transpose, in the shapes the
+pass multiplies: ``(*lead, in, out)``, ``(*lead, 1, out)`` (``(out,)`` without a lead)."""
+
+
+def _batched_layers(
+    block: AffineCoupling, tensors: dict[str, Tensor] | None, lead: tuple[int, ...]
+) -> list[_Layer]:
+    """The three layers' tensors: the block's own, or views of the seed-stacked ``tensors``
+    with the seeds (and networks) merged into one leading axis ``lead``."""
+    layers = []
+    for k in "123":
+        w, b = getattr(block, f"w{k}"), getattr(block, f"b{k}")
+        w_grad, b_grad = w.grad, b.grad
+        if tensors is not None:
+            w, b = tensors[f"w{k}"], tensors[f"b{k}"]
+            w_grad, b_grad = w.grad, b.grad
+            if w_grad is None or b_grad is None:
+                raise ValueError(f"the stacked w{k} and b{k} must have .grad tensors")
+            w, w_grad = (t.view(*lead, *t.shape[-2:]) for t in (w, w_grad))
+            b, b_grad = (t.view(*lead, 1, t.shape[-1]) for t in (b, b_grad))
+        assert w_grad is not None and b_grad is not None, "the parameters need .grad tensors"
+        layers.append((w, b, w_grad, b_grad, w.transpose(-2, -1)))
+    return layers
+
+
+def _x1_terms(
+    w1: Tensor, g_r1: Tensor, d1: int, nets: int, seeds: int
+) -> list[tuple[Tensor, Tensor]]:
+    """``(d/dr1, w1[x1 rows]^T)`` of each network, whose products add up to ``d/dx1``
+    (empty when ``x1`` has no columns)."""
+    if not d1:
+        return []
+    w_x1 = w1[..., :d1, :].transpose(-2, -1)  # (*lead, hidden, d1)
+    if nets == 1:
+        return [(g_r1, w_x1)]
+    if not seeds:  # one flow: the two networks along the leading axis
+        return [(g_r1[k], w_x1[k]) for k in range(2)]
+    g_split = g_r1.view(seeds, 2, *g_r1.shape[1:])
+    w_split = w_x1.view(seeds, 2, *w_x1.shape[1:])
+    return [(g_split[:, k], w_split[:, k]) for k in range(2)]
+
+
+def _parts(block: AffineCoupling, out: Tensor, seeds: int) -> tuple[Tensor, Tensor]:
+    """The ``s~`` and ``t`` parts ``(..., n, d2)`` of an output-layer tensor (``out`` itself
+    twice for an additive coupling, which has only ``t``)."""
     if block.scale == "additive":
         return out, out
+    if block.stacked and seeds:  # (S * 2, n, d2): seed-major, s before t
+        split = out.view(seeds, 2, *out.shape[1:])
+        return split[:, 0], split[:, 1]
     if block.stacked:
         return out[0], out[1]
     d2 = block.dim - block.split
-    return out[:, :d2], out[:, d2:]
-
-
-def _first_layer(h: Tensor, w: Tensor, b: Tensor, out: Tensor) -> Tensor:
-    """:func:`_input_layer` into ``out``."""
-    if h.shape[1] == 1:
-        return torch.addcmul(b, h, w, out=out)
-    if w.dim() == 3:
-        return torch.baddbmm(b, h.expand(w.shape[0], *h.shape), w, out=out)
-    return torch.addmm(b, h, w, out=out)
+    return out[..., :d2], out[..., d2:]
 
 
 def _layer(h: Tensor, w: Tensor, b: Tensor, out: Tensor) -> Tensor:
-    """``h @ w + b`` into ``out``, batched over the networks for stacked weights."""
+    """``h @ w + b`` into ``out``, batched over a leading axis for 3-D weights; a broadcast
+    product for one input column (the matrix-product kernels are slow for an inner size of 1,
+    see :func:`_input_layer`)."""
+    if h.shape[-1] == 1:
+        return torch.addcmul(b, h, w, out=out)
     if w.dim() == 3:
         return torch.baddbmm(b, h, w, out=out)
     return torch.addmm(b, h, w, out=out)
 
 
-def _transposed(h: Tensor, lead: tuple[int, ...]) -> Tensor:
-    """``h^T`` (per network), ``(*lead, in, n)``, for the layer input ``h``: ``(*lead, n, in)``,
-    or the networks' shared ``(n, in)``."""
-    h_t = h.transpose(-2, -1)
-    return h_t.expand(*lead, *h_t.shape[-2:]) if lead else h_t
+def _matmul_add(base: Tensor, a: Tensor, b: Tensor, *, out: Tensor) -> Tensor:
+    """``base + a @ b`` into ``out``, batched for 3-D operands."""
+    if a.dim() == 3:
+        return torch.baddbmm(base, a, b, out=out)
+    return torch.addmm(base, a, b, out=out)
 
 
-def _parameter_grads(h_t: Tensor, g: Tensor, w: Tensor, b: Tensor) -> None:
+def _parameter_grads(h_t: Tensor, g: Tensor, w_grad: Tensor, b_grad: Tensor) -> None:
     """Write ``d/dw = h^T g`` and ``d/db = sum_rows g`` of the layer ``h @ w + b`` into
-    ``w.grad`` and ``b.grad``, for the transposed input ``h_t``."""
-    assert w.grad is not None and b.grad is not None
-    if w.dim() == 3:
-        torch.bmm(h_t, g, out=w.grad)
-        torch.sum(g, dim=1, keepdim=True, out=b.grad)
+    ``w_grad`` and ``b_grad``, for the transposed input ``h_t``."""
+    if w_grad.dim() == 3:
+        torch.bmm(h_t, g, out=w_grad)
+        torch.sum(g, dim=1, keepdim=True, out=b_grad)
     else:
-        torch.mm(h_t, g, out=w.grad)
-        torch.sum(g, dim=0, out=b.grad)
+        torch.mm(h_t, g, out=w_grad)
+        torch.sum(g, dim=0, out=b_grad)
 
 
 def _input_grad(g: Tensor, w_t: Tensor, out: Tensor) -> None:

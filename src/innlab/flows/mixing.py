@@ -93,9 +93,15 @@ class FixedRotation(Transform):
         return x @ (self.matrix if inverse else self.matrix.T)
 
     def analytic_pass(
-        self, x: Tensor, c: Tensor | None, log_det_sum: Tensor, grad_log_det: Tensor
+        self,
+        x: Tensor,
+        c: Tensor | None,
+        log_det_sum: Tensor,
+        grad_log_det: Tensor,
+        tensors: dict[str, Tensor] | None = None,
     ) -> _LinearPass:
-        return _LinearPass(x, self.matrix.T, self.matrix)
+        matrix = self.matrix if tensors is None else tensors["matrix"]  # (d, d) or (S, d, d)
+        return _LinearPass(x, matrix.transpose(-2, -1), matrix)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
@@ -140,37 +146,59 @@ class FixedPermutation(Transform):
         return x[:, self.inverse_perm if inverse else self.perm]
 
     def analytic_pass(
-        self, x: Tensor, c: Tensor | None, log_det_sum: Tensor, grad_log_det: Tensor
+        self,
+        x: Tensor,
+        c: Tensor | None,
+        log_det_sum: Tensor,
+        grad_log_det: Tensor,
+        tensors: dict[str, Tensor] | None = None,
     ) -> _PermutationPass:
-        return _PermutationPass(x, self.perm, self.inverse_perm)
+        if tensors is None:
+            return _PermutationPass(x, self.perm, self.inverse_perm)
+        return _PermutationPass(x, tensors["perm"], tensors["inverse_perm"])
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
 
 
 class _LinearPass:
-    """Training pass of ``y = x @ m`` (no parameters): ``d/dx = g @ m^T``."""
+    """Training pass of ``y = x @ m`` (no parameters): ``d/dx = g @ m^T``; batched over seeds
+    for ``x`` ``(S, n, d)`` and ``m`` ``(S, d, d)``."""
 
     def __init__(self, x: Tensor, m: Tensor, m_t: Tensor) -> None:
         self.x, self.m, self.m_t = x, m, m_t
         self.y, self.g_x = torch.empty_like(x), torch.empty_like(x)
+        self.product = torch.bmm if x.dim() == 3 else torch.mm
 
     def forward(self) -> Tensor:
-        return torch.mm(self.x, self.m, out=self.y)
+        return self.product(self.x, self.m, out=self.y)
 
     def backward(self, grad_y: Tensor) -> Tensor:
-        return torch.mm(grad_y, self.m_t, out=self.g_x)
+        return self.product(grad_y, self.m_t, out=self.g_x)
 
 
 class _PermutationPass:
-    """Training pass of ``y = x[:, perm]`` (no parameters): ``d/dx = g[:, perm^-1]``."""
+    """Training pass of ``y = x[:, perm]`` (no parameters): ``d/dx = g[:, perm^-1]``; for
+    ``x`` ``(S, n, d)`` each seed has its own permutation, ``perm`` ``(S, d)``."""
 
     def __init__(self, x: Tensor, perm: Tensor, inverse_perm: Tensor) -> None:
-        self.x, self.perm, self.inverse_perm = x, perm, inverse_perm
+        self.x = x
         self.y, self.g_x = torch.empty_like(x), torch.empty_like(x)
+        if x.dim() == 3:  # one permutation per seed: gather along the last axis
+            rows = x.shape[1]
+            self.perm = perm.unsqueeze(1).expand(-1, rows, -1)
+            self.inverse_perm = inverse_perm.unsqueeze(1).expand(-1, rows, -1)
+        else:
+            self.perm, self.inverse_perm = perm, inverse_perm
 
     def forward(self) -> Tensor:
-        return torch.index_select(self.x, 1, self.perm, out=self.y)
+        return self._permute(self.x, self.perm, self.y)
 
     def backward(self, grad_y: Tensor) -> Tensor:
-        return torch.index_select(grad_y, 1, self.inverse_perm, out=self.g_x)
+        return self._permute(grad_y, self.inverse_perm, self.g_x)
+
+    @staticmethod
+    def _permute(x: Tensor, index: Tensor, out: Tensor) -> Tensor:
+        if x.dim() == 3:
+            return torch.gather(x, 2, index, out=out)
+        return torch.index_select(x, 1, index, out=out)

@@ -1,12 +1,14 @@
 """Vectorised seeds: train several flows of one architecture as one batched model.
 
 The models' parameters and rotations are stacked along a leading seed axis
-(:func:`torch.func.stack_module_state`) and the per-seed loss runs under :func:`torch.func.vmap`,
-so every layer is one batched matrix product for all seeds. The loss that is differentiated is
-the *sum* of the per-seed mean losses, so each seed's gradient is exactly its own; Adam and the
-cosine schedule act elementwise, so one optimizer over the stacked tensors equals one optimizer
-per seed. Each seed shuffles its data with its own generator exactly as :func:`~innlab.train_inn`
-does. The result equals separate ``train_inn`` runs up to float rounding.
+(:func:`torch.func.stack_module_state`), so every layer is one batched matrix product for all
+seeds: by the analytic passes (:class:`~innlab.training.analytic.AnalyticNLL` with stacked
+tensors) where they apply, as in ``train_inn``, else by the per-seed loss under
+:func:`torch.func.vmap` and autograd. Each seed's gradient is exactly its own (autograd
+differentiates the *sum* of the per-seed mean losses); Adam and the cosine schedule act
+elementwise, so one optimizer over the stacked tensors equals one optimizer per seed. Each seed
+shuffles its data with its own generator exactly as :func:`~innlab.train_inn` does. The result
+equals separate ``train_inn`` runs up to float rounding.
 
 ``train_inn`` skips steps with a non-finite loss or gradient and stops when weights become
 non-finite; a batched step cannot skip one seed alone. When that happens here,
@@ -19,7 +21,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -29,6 +31,7 @@ from torch.func import functional_call, stack_module_state, vmap
 from innlab._flat_params import FlatParameters
 from innlab._validation import check_seed
 from innlab.flows.base import Flow
+from innlab.training.analytic import AnalyticNLL
 from innlab.training.history import History
 from innlab.training.losses import Loss
 from innlab.training.options import TrainingOptions
@@ -66,6 +69,7 @@ def train_inn_vectorized(
     lr_min: float = 1e-5,
     bottleneck: int | None = None,
     reconstruction_weight: float = 1.0,
+    analytic: bool = True,
 ) -> list[History]:
     """Train ``models[i]`` on ``data[i]`` as ``train_inn(models[i], data[i], conditions[i],
     seed=seeds[i], ...)`` would, for all ``i`` at once.
@@ -76,8 +80,8 @@ def train_inn_vectorized(
         data: one training set ``(n, d)`` per model, all of the same size ``n``.
         conditions: one ``(n, condition_size)`` tensor per model, for conditional models.
         seeds: one shuffling seed per model (``train_inn``'s ``seed``).
-        epochs, lr, batch_size, schedule, lr_min, bottleneck, reconstruction_weight: as in
-            :func:`~innlab.train_inn`.
+        epochs, lr, batch_size, schedule, lr_min, bottleneck, reconstruction_weight, analytic:
+            as in :func:`~innlab.train_inn`.
 
     Returns:
         One :class:`~innlab.History` per model; the models hold their trained weights (in eval
@@ -92,16 +96,16 @@ def train_inn_vectorized(
         models[0].input_size, epochs, lr, batch_size, schedule, lr_min, bottleneck,
         reconstruction_weight,
     )  # fmt: skip
-    batched_loss, params, buffers = _batched_objective(models, options.loss(), c is not None)
+    params, buffers = stack_module_state(list(models))
     flat = FlatParameters(params.values())  # one tensor for Adam, as in train_inn
     stepper = Stepper(flat, options, x.shape[1], max_grad_norm=None)
+    step = _seed_step(models[0], options.loss(), params, buffers, stepper, analytic)
     histories = [History() for _ in models]
     started = time.perf_counter()
     generators = [torch.Generator().manual_seed(s) for s in seeds]
     for epoch in range(1, options.epochs + 1):
         order = torch.stack([torch.randperm(x.shape[1], generator=g) for g in generators])
-        loss_sums = _epoch(batched_loss, params, buffers, x, c, order.to(x.device), options,
-                           stepper, seeds, epoch)  # fmt: skip
+        loss_sums = _epoch(step, x, c, order.to(x.device), options.batch_size, seeds, epoch)
         if not flat.all_finite():
             raise NotVectorizableError(f"non-finite weights after epoch {epoch}")
         elapsed = time.perf_counter() - started
@@ -112,50 +116,71 @@ def train_inn_vectorized(
     return histories
 
 
-def _batched_objective(
-    models: Sequence[Flow], loss: Loss, conditional: bool
-) -> tuple[Any, dict[str, Tensor], dict[str, Tensor]]:
-    """``loss`` of every seed's model at once (``vmap`` over the stacked parameters and
-    buffers), with those stacked tensors (detached copies; the parameters require grad)."""
-    params, buffers = stack_module_state(list(models))
-    objective = _SeedLoss(copy.deepcopy(models[0]).to("meta"), loss)
+_SeedStep = Callable[[Tensor, Tensor | None], tuple[list[float], bool]]
+"""One step for every seed on batches ``(S, b, d)`` (and conditions): the seeds' losses and
+whether the parameters were updated (``False``: the gradient was not finite)."""
+
+
+def _seed_step(
+    template: Flow,
+    loss: Loss,
+    params: dict[str, Tensor],
+    buffers: dict[str, Tensor],
+    stepper: Stepper,
+    analytic: bool,
+) -> _SeedStep:
+    """The analytic step over the stacked tensors where it applies, else vmap and autograd."""
+    if analytic and AnalyticNLL.supports(template, loss):
+        passes = AnalyticNLL(template, stepper.flat.grad, {**params, **buffers})
+
+        def analytic_step(xb: Tensor, cb: Tensor | None) -> tuple[list[float], bool]:
+            values, grad_norm = passes.per_seed(xb, cb)
+            return values, stepper.apply_gradient(sum(values), grad_norm)
+
+        return analytic_step
+    batched_loss = _batched_objective(template, loss, conditional=template.condition_size > 0)
+    prefixed = {f"flow.{k}": v for k, v in params.items()}
+    prefixed_buffers = {f"flow.{k}": v for k, v in buffers.items()}
+
+    def autograd_step(xb: Tensor, cb: Tensor | None) -> tuple[list[float], bool]:
+        losses = batched_loss(prefixed, prefixed_buffers, xb, cb)
+        return losses.tolist(), stepper.apply(losses.sum())
+
+    return autograd_step
+
+
+def _batched_objective(template: Flow, loss: Loss, conditional: bool) -> Any:
+    """``loss`` of every seed's model at once: ``vmap`` over the stacked parameters and
+    buffers (named ``flow.<name>``) of copies of ``template``."""
+    objective = _SeedLoss(copy.deepcopy(template).to("meta"), loss)
 
     def seed_loss(
         p: dict[str, Tensor], b: dict[str, Tensor], xb: Tensor, cb: Tensor | None
     ) -> Tensor:
         return functional_call(objective, (p, b), (xb, cb))
 
-    batched = vmap(seed_loss, in_dims=(0, 0, 0, 0 if conditional else None))
-    return (
-        batched,
-        {f"flow.{k}": v for k, v in params.items()},
-        {f"flow.{k}": v for k, v in buffers.items()},
-    )
+    return vmap(seed_loss, in_dims=(0, 0, 0, 0 if conditional else None))
 
 
 def _epoch(
-    batched_loss: Any,
-    params: dict[str, Tensor],
-    buffers: dict[str, Tensor],
+    step: _SeedStep,
     x: Tensor,
     c: Tensor | None,
     order: Tensor,
-    options: TrainingOptions,
-    stepper: Stepper,
+    batch_size: int,
     seeds: Sequence[int],
     epoch: int,
 ) -> list[float]:
     """One epoch's steps for every seed; returns each seed's summed loss."""
     rows = torch.arange(x.shape[0], device=x.device).unsqueeze(1)
     loss_sums = [0.0] * x.shape[0]
-    for start in range(0, x.shape[1], options.batch_size):
-        idx = order[:, start : start + options.batch_size]
-        losses = batched_loss(params, buffers, x[rows, idx], None if c is None else c[rows, idx])
-        values = losses.tolist()
+    for start in range(0, x.shape[1], batch_size):
+        idx = order[:, start : start + batch_size]
+        values, updated = step(x[rows, idx], None if c is None else c[rows, idx])
         bad = [s for s, v in zip(seeds, values, strict=True) if not math.isfinite(v)]
         if bad:
             raise NotVectorizableError(f"non-finite loss in epoch {epoch} for seed(s) {bad}")
-        if not stepper.apply(losses.sum()):
+        if not updated:
             raise NotVectorizableError(f"non-finite gradient in epoch {epoch}")
         loss_sums = [s + v * idx.shape[1] for s, v in zip(loss_sums, values, strict=True)]
     return loss_sums
@@ -166,7 +191,7 @@ def _copy_back(models: Sequence[Flow], params: dict[str, Tensor]) -> None:
     with torch.no_grad():
         for i, model in enumerate(models):
             for name, param in model.named_parameters():
-                param.copy_(params[f"flow.{name}"][i])
+                param.copy_(params[name][i])
             model.eval()
 
 
