@@ -66,11 +66,13 @@ class BaseDistribution(Protocol):
 
 class AnalyticPass(Protocol):
     """A transform's hand-written training pass for batches of one size. It reads its input
-    from a buffer fixed when it is made, writes its output into its own buffer :attr:`y`, and
-    stores what :meth:`backward` needs; nothing is allocated per step.
+    from a buffer fixed when it is made, writes its output into the buffer :attr:`y` (its own,
+    or the input buffer itself, which the caller refills every step), and stores what
+    :meth:`backward` needs; nothing is allocated per step.
 
-    :meth:`backward` *writes* (does not accumulate) the gradients of the transform's parameters
-    into their ``.grad`` tensors, which must exist.
+    :meth:`backward` *writes* (does not accumulate) the gradient of every one of the transform's
+    parameters into its ``.grad`` tensor, which must exist; training does not zero the gradient
+    buffer between analytic steps.
     """
 
     y: Tensor

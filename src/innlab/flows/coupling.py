@@ -272,8 +272,9 @@ class _CouplingPass:
         self.o, self.g_o = new(*lead, rows[-1], out_width), new(*lead, rows[-1], out_width)
         self.s, self.t = _parts(block, self.o, seeds)
         self.g_s, self.g_t = _parts(block, self.g_o, seeds)
-        self.y, self.g_x = new(x.shape), new(x.shape)
-        self.y1, self.y2 = self.y[..., :d1], self.y[..., d1:]
+        # y = [x1 | y2] overwrites the input buffer: x1 stays as it is (no copy), and the
+        # backward pass needs x1 (the first layer's input) but not x2
+        self.y, self.g_x = x, new(x.shape)
         self.g_x1, self.g_x2 = self.g_x[..., :d1], self.g_x[..., d1:]
         self.e, self.x2e, self.dt, self.g_sigma = (new(self.x2.shape) for _ in range(4))
         self.sigma = new(self.x2.shape) if block.scale == "exp_tanh" else self.s
@@ -292,17 +293,16 @@ class _CouplingPass:
         _layer(self.h_in, w1, b1, self.r1).relu_()
         _layer(self.r1, w2, b2, self.r2).relu_()
         _layer(self.r2, w3, b3, self.o)
-        self.y1.copy_(self.x1)
         scale = self.block.scale
         if scale == "additive":
-            torch.add(self.x2, self.o, out=self.y2)
+            self.x2.add_(self.o)
             return self.y
         if scale == "exp_tanh":
             torch.tanh(self.s, out=self.sigma)
             torch.addcmul(self.one, self.sigma, self.sigma, value=-1.0, out=self.dt)
         torch.exp(self.sigma, out=self.e)
         torch.mul(self.x2, self.e, out=self.x2e)
-        torch.add(self.x2e, self.t, out=self.y2)
+        torch.add(self.x2e, self.t, out=self.x2)
         if self.log_det_sum is not None:
             torch.sum(self.sigma, dim=(-2, -1), out=self.log_det_sum)
         return self.y

@@ -57,18 +57,20 @@ class Stepper:
     def apply_gradient(self, loss: float, grad_norm: float) -> bool:
         """Update the parameters from the gradient already written into the flat buffer (with
         its norm), as :meth:`apply` would: skipped when ``loss`` or the gradient is not
-        finite."""
+        finite. The buffer is not zeroed afterwards: the analytic passes overwrite every
+        element at the next step (a flat buffer of the 64-dim model is 2.9 MB per fill)."""
         ok = math.isfinite(loss) and math.isfinite(grad_norm)
         if ok and self.max_grad_norm is not None:
             scale = self.max_grad_norm / (grad_norm + 1e-6)  # clip_grads_with_norm_'s formula
             if scale < 1.0:
                 self.flat.grad.mul_(scale)
-        return self._update(ok)
+        return self._update(ok, zero_grad=False)
 
-    def _update(self, ok: bool) -> bool:
+    def _update(self, ok: bool, zero_grad: bool = True) -> bool:
         if ok:
             self.optimizer.step()
-        self.flat.zero_grad()
+        if zero_grad:
+            self.flat.zero_grad()
         if self.scheduler is not None:
             self.scheduler.step()
         self.steps += 1
