@@ -18,11 +18,13 @@ from innlab.data import (
     hexagon_gmm,
     hexagon_gmm_log_prob,
     hexagon_gmm_posterior,
+    toy_dataset,
     two_moons,
     two_moons_iid,
     two_moons_log_prob,
     two_moons_posterior,
 )
+from innlab.data.toy import hexagon_gmm_conditional_log_prob, two_moons_conditional_log_prob
 
 
 def _grid_integral(log_prob, low: tuple[float, float], high: tuple[float, float], h: float):
@@ -130,6 +132,94 @@ def test_hexagon_density_is_the_mixture_formula():
     centers, s = hexagon_centers(1.0), 0.1
     gauss = torch.exp(-((x[:, None] - centers) ** 2).sum(2) / (2 * s**2)) / (2 * math.pi * s**2)
     assert torch.allclose(hexagon_gmm_log_prob(x).exp(), gauss.mean(1), rtol=1e-12)
+
+
+# ------------------------------------------------------------------ conditional densities
+
+
+@pytest.mark.parametrize(
+    ("labels", "group", "radius", "std"),
+    [
+        ("component", TWO_LABEL_GROUP, 1.0, None),
+        ("two", (0, 3), 1.0, None),
+        ("two", (1, 2, 4), 2.0, 0.3),
+    ],
+)
+def test_hexagon_conditional_density_integrates_to_one_per_label(labels, group, radius, std):
+    s = radius / 10 if std is None else std
+    edge = radius + 8 * s
+    for label in range(6 if labels == "component" else 2):
+        total = _grid_integral(
+            lambda g, j=label: hexagon_gmm_conditional_log_prob(
+                g, torch.full((len(g),), j), radius, std, labels, group
+            ),
+            (-edge, -edge),
+            (edge, edge),
+            s / 4,
+        )
+        assert total == pytest.approx(1.0, abs=1e-3), label
+
+
+def test_hexagon_conditional_density_is_its_corners_gaussians():
+    x = torch.tensor([[1.0, 0.0], [0.3, -0.2], [-0.9, 0.1]], dtype=torch.float64)
+    centers, s = hexagon_centers(1.0), 0.1
+    gauss = torch.exp(-((x[:, None] - centers) ** 2).sum(2) / (2 * s**2)) / (2 * math.pi * s**2)
+    corners = torch.tensor([5, 0, 3])
+    component = hexagon_gmm_conditional_log_prob(x, corners)
+    torch.testing.assert_close(component.exp(), gauss[torch.arange(3), corners], rtol=1e-12, atol=0)
+    two = hexagon_gmm_conditional_log_prob(x, torch.tensor([0, 1, 0]), labels="two")
+    expected = torch.stack(
+        [gauss[0, [0, 3]].mean(), gauss[1, [1, 2, 4, 5]].mean(), gauss[2, [0, 3]].mean()]
+    )
+    torch.testing.assert_close(two.exp(), expected, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("noise", [0.1, 0.25])
+def test_two_moons_conditional_density_integrates_to_one_per_moon(noise):
+    pad = 8 * noise
+    for moon in (0, 1):
+        total = _grid_integral(
+            lambda g, m=moon: two_moons_conditional_log_prob(g, torch.full((len(g),), m), noise),
+            (-1 - pad, -0.5 - pad),
+            (2 + pad, 1 + pad),
+            noise / 3,
+        )
+        assert total == pytest.approx(1.0, abs=1e-3), moon
+
+
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [("moons", {"noise": 0.2}), ("hexagon", {}), ("hexagon", {"labels": "two", "std": 0.2})],
+)
+def test_conditional_densities_mix_to_the_marginal_and_match_bayes(name, options):
+    data = toy_dataset(name, **options)
+    x, y = data.sample(400, seed=5)
+
+    def conditional(labels: torch.Tensor) -> torch.Tensor:
+        if name == "moons":
+            return two_moons_conditional_log_prob(x, labels, data.noise)
+        return hexagon_gmm_conditional_log_prob(
+            x, labels, data.radius, data.std, data.labels, data.two_label_group
+        )
+
+    joint = torch.stack([conditional(torch.full((400,), j)) for j in range(data.num_classes)], 1)
+    mixed = torch.logsumexp(joint + data.class_prior().log(), 1)
+    torch.testing.assert_close(mixed, data.log_prob(x), rtol=0, atol=1e-12)
+    torch.testing.assert_close(conditional(y), data.conditional_log_prob(x, y), rtol=0, atol=1e-12)
+
+
+def test_conditional_densities_check_their_labels():
+    x = torch.zeros(3, 2)
+    with pytest.raises(ValueError, match=r"y must be < 2 \(num_classes\), got maximum 2"):
+        two_moons_conditional_log_prob(x, torch.tensor([0, 1, 2]))
+    with pytest.raises(ValueError, match=r"y must be < 6 \(num_classes\), got maximum 6"):
+        hexagon_gmm_conditional_log_prob(x, torch.tensor([0, 6, 2]))
+    with pytest.raises(ValueError, match=r"y must be < 2 \(num_classes\)"):
+        hexagon_gmm_conditional_log_prob(x, torch.tensor([0, 2, 1]), labels="two")
+    with pytest.raises(ValueError, match="y must have 3 entries, got 2"):
+        hexagon_gmm_conditional_log_prob(x, torch.tensor([0, 1]))
+    with pytest.raises(TypeError, match="y must hold integer labels"):
+        two_moons_conditional_log_prob(x, torch.zeros(3))
 
 
 def _moons_reference(point: np.ndarray, noise: float) -> float:

@@ -93,6 +93,11 @@ def _toy_result(coverage: ModeCoverage | None = None) -> ToyResult:
         mmd_z_score=1.234567,
         mmd_below_null_q95=True,
         mmd_sample_size=300,
+        c2st_accuracy=0.5123456,
+        c2st_null_mean=0.5,
+        c2st_null_std=0.01,
+        c2st_null_q95=0.52,
+        c2st_p_value=1 / 3,
         normality=_normality(),
         train_seconds=1.5,
         steps=8,
@@ -117,6 +122,8 @@ def test_rounding_and_results_file(tmp_path: Path) -> None:
     written = json.loads((tmp_path / "r.json").read_text())
     assert written == {"moons": rounded(result.to_dict())}
     assert (shown.test_nll, shown.nll_gap, shown.normality.pvalue) == (1.235, 0.2346, 0.5123)
+    assert (shown.c2st_accuracy, shown.c2st_p_value) == (0.5123, 0.3333)
+    assert written["moons"]["c2st_accuracy"] == 0.5123
     assert shown.figures is result.figures and shown.budget == result.budget
     assert shown.to_dict() == written["moons"], "the text quotes the numbers of the file"
 
@@ -147,6 +154,8 @@ def test_to_dict_leaves_out_figures_and_unset_options_and_flattens_coverage() ->
 def test_presets() -> None:
     assert set(PRESETS) == {"smoke", "quick", "full"}
     assert get_preset("smoke").moons.epochs < get_preset("quick").moons.epochs
+    for preset in PRESETS.values():  # 0 or >= 2 relabellings (see innlab.metrics.c2st)
+        assert preset.c2st_permutations >= 2 and preset.image_c2st_permutations >= 2
     with pytest.raises(ValueError, match="preset must be one of"):
         get_preset("huge")
 

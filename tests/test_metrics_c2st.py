@@ -84,6 +84,15 @@ def test_an_estimator_is_cloned_and_seeded():
     assert forest.random_state is None and not hasattr(forest, "estimators_")
 
 
+def test_null_zero_gives_the_same_accuracy_alone():
+    x, y = gaussian(200, 2, 0, shift=0.4), gaussian(200, 2, 1)
+    alone = c2st(x, y, classifier="knn", null=0, seed=3)
+    assert alone.accuracy == c2st(x, y, classifier="knn", null=2, seed=3).accuracy
+    assert alone.draws == 0 and alone.null_values == () and alone.n == 200
+    summaries = (alone.null_mean, alone.null_std, alone.null_q95, alone.p_value)
+    assert all(np.isnan(v) for v in summaries)
+
+
 def test_to_dict_is_json_serialisable():
     result = c2st(gaussian(30, 2, 0), gaussian(30, 2, 1), classifier="logistic", null=2, folds=2)
     record = json.loads(json.dumps(result.to_dict()))
@@ -133,9 +142,9 @@ BAD_INPUTS = [
     ({"y": np.full((10, 2), np.nan)}, ValueError, r"y must be finite, got 20 NaN or infinite"),
     ({"folds": 1}, ValueError, "folds must be an int >= 2, got 1"),
     ({"folds": 2.0}, TypeError, "folds must be an int >= 2, got float 2.0"),
-    ({"null": 1}, ValueError, "null must be >= 2 to estimate a spread, got 1"),
-    ({"null": 0}, ValueError, "null must be an int >= 1, got 0"),
-    ({"null": "20"}, TypeError, "null must be an int >= 1, got str '20'"),
+    ({"null": 1}, ValueError, r"null must be 0 \(accuracy only\) or >= 2 .*, got 1"),
+    ({"null": -1}, ValueError, "null must be an int >= 0, got -1"),
+    ({"null": "20"}, TypeError, "null must be an int >= 0, got str '20'"),
     ({"seed": -1}, ValueError, SEED + "-1"),
     ({"seed": 1.5}, TypeError, SEED + "float 1.5"),
     ({"seed": True}, TypeError, SEED + "bool True"),

@@ -107,3 +107,15 @@ def test_save_figure_requires_png(tmp_path):
         plots.save_figure(Figure(), tmp_path / "figure.pdf")
     with pytest.raises(TypeError, match="Figure"):
         plots.save_figure("figure", tmp_path / "figure.png")
+
+
+def test_plot_metric_sweep_labels_the_swept_values():
+    curves = {"test_nll": {250: [1.0, 1.1], 500: [0.9], 4000: [0.8]}}
+    ax = plots.plot_metric_sweep(curves, xlabel="train_size", ylabel="NLL", logx=True).axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["250", "500", "4000"]
+    assert not any(t.get_text() for t in ax.get_xticklabels(minor=True))
+    epochs = plots.plot_metric_sweep({"nll": {1: [1.0], 2: [0.9]}}, xlabel="epochs", ylabel="NLL")
+    assert [t.get_text() for t in epochs.axes[0].get_xticklabels()] == ["1", "2"]
+    crowded = {"nll": {v: [1.0] for v in (1, 2, 3, 100)}}  # 1, 2 and 3 would overlap
+    ax = plots.plot_metric_sweep(crowded, xlabel="x", ylabel="y").axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] != ["1", "2", "3", "100"]

@@ -14,9 +14,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from innlab import RealNVP
 from innlab.data import hexagon_centers
 from innlab.sweeps import (
     NotVectorizableError,
+    evaluation,
     format_table,
     load_config,
     load_records,
@@ -28,6 +30,7 @@ from innlab.sweeps import (
 )
 from innlab.sweeps.__main__ import main
 from innlab.sweeps.datasets import ToyDataset
+from innlab.sweeps.evaluation import HeldOut, evaluate
 from innlab.sweeps.trial import Trial
 
 from .sweeps_helpers import comparable, tiny_config, toml_text
@@ -49,7 +52,9 @@ def test_records_are_complete_and_written_per_trial(reference: tuple[Path, list[
     for record in records:
         assert record["status"] == "ok" and record["executor"] == "local"
         assert record["trained_together"] == 2
-        assert set(record["metrics"]) >= {"test_nll", "true_nll", "nll_gap", "mmd", "mode_balance"}
+        expected = {"test_nll", "true_nll", "nll_gap", "mmd", "mode_balance"}
+        assert set(record["metrics"]) >= expected
+        assert "c2st_accuracy" not in record["metrics"]  # a classifier per trial is asked for
         assert record["metrics"]["nll_gap"] == pytest.approx(
             record["metrics"]["test_nll"] - record["metrics"]["true_nll"]
         )
@@ -184,3 +189,20 @@ def test_held_out_set_is_built_once_per_process_and_left_unchanged() -> None:
     key = (json.dumps(dict(trial.data), sort_keys=True), trial.seeds()["test_data"], False)
     shared, rebuilt = task._held_out(*key), task._held_out.__wrapped__(*key)
     assert torch.equal(shared.x, rebuilt.x) and torch.equal(shared.y, rebuilt.y)  # unmodified
+
+
+def test_c2st_accuracy_of_a_trial_tells_shifted_samples_apart() -> None:
+    dataset = ToyDataset({"name": "moons", "noise": 0.1, "test_size": 300, "seed": 0})
+    held_out = HeldOut.build(dataset, 300, seed=0, conditional=False)
+    model = RealNVP(2, 8, 1, seed=0)  # the sample-based scores read only the samples
+    perfect = dataset.data.sample_iid(300, seed=3)
+    scores = evaluate(model, dataset, held_out, ["c2st"], perfect)
+    assert 0.35 < scores["c2st_accuracy"] < 0.65
+    shifted = evaluate(model, dataset, held_out, ["c2st"], perfect + 3.0)
+    assert shifted["c2st_accuracy"] > 0.95
+    broken = perfect.clone()
+    broken[0, 0] = float("nan")
+    assert evaluate(model, dataset, held_out, ["c2st"], broken)["c2st_accuracy"] is None
+    assert "c2st_accuracy" not in evaluate(model, dataset, held_out, ["test_nll"], perfect)
+    assert evaluation._c2st_accuracy(perfect[:1], held_out.x[:1]) is None
+    assert 0 <= evaluation._c2st_accuracy(perfect[:3], held_out.x[:3]) <= 1  # 3 folds

@@ -344,7 +344,11 @@ def _add_report(subparsers: Any) -> None:
     )
     p.add_argument("--zip", action="store_true", help="also pack notebook and HTML in a zip")
     p.add_argument("--force", action="store_true", help="retrain all models")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--quiet",
+        action="store_true",
+        help="show no progress (the running section, a bar per model in training)",
+    )
     p.set_defaults(func=_report)
 
 

@@ -3,6 +3,7 @@
 Every function builds a ``matplotlib.figure.Figure`` with the object API (no pyplot state, safe
 under the Agg backend and in worker processes) and returns it; :func:`save_figure` writes a PNG.
 Point clouds are subsampled to ``max_points`` with a fixed seed so figures are reproducible.
+The report draws every figure, these and the experiments' own, in one style (``_STYLE``).
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import matplotlib.style
 import numpy as np
 import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle
+from matplotlib.ticker import NullFormatter
 from scipy import stats
 
 from innlab._validation import check_labels, check_matrix, check_positive_int
@@ -34,6 +37,28 @@ __all__ = [
 
 _PANEL = 3.0  # inches per panel side
 _SIGMAS = (1, 2, 3)
+_STYLE: dict[str, Any] = {
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.labelsize": 9,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "legend.fontsize": 8,
+    "legend.frameon": False,
+    "axes.grid": False,
+    "image.cmap": "viridis",
+    "lines.linewidth": 1.5,
+    "figure.dpi": 100,
+    "savefig.dpi": 150,
+    "figure.facecolor": "white",
+    "savefig.facecolor": "white",
+}
+"""The style of the report's figures: matplotlib rcParams that :func:`_use_style` sets."""
+
+
+def _use_style() -> None:
+    """Draw every later figure of this process in the report's style (``_STYLE``)."""
+    matplotlib.style.use(_STYLE)
 
 
 def plot_samples(
@@ -279,7 +304,8 @@ def plot_metric_sweep(
     """
     if not isinstance(curves, Mapping) or not curves:
         raise ValueError(f"curves must be a non-empty mapping of series, got {curves!r}")
-    fig, (ax,) = _panels(1, ncols=1, size=4.0)
+    fig = Figure(figsize=(4.0, 3.0), layout="constrained")
+    ax = fig.add_subplot()
     for name, by_value in curves.items():
         if not isinstance(by_value, Mapping) or not by_value:
             raise ValueError(f"curves[{name!r}] must map hyperparameter values to lists of values")
@@ -295,10 +321,24 @@ def plot_metric_sweep(
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title or "")
     if logx:
         ax.set_xscale("log")
+    _value_ticks(ax, sorted({float(x) for by_value in curves.values() for x in by_value}), logx)
     if logy:
         ax.set_yscale("log")
     ax.legend()
     return fig
+
+
+def _value_ticks(ax: Axes, values: Sequence[float], log: bool, most: int = 8) -> None:
+    """Label the x axis at the swept ``values`` alone (as ``1000`` or ``0.003``, no minor
+    labels) where they are few and far enough apart: the default ``3x10^3``-style labels of
+    nearby values on a log axis overlap, and ``1.2`` epochs mean nothing."""
+    if not 1 < len(values) <= most or (log and min(values) <= 0):
+        return
+    place = np.log10(values) if log else np.asarray(values)
+    if np.diff(place).min() < (place[-1] - place[0]) / 12:
+        return
+    ax.set_xticks(list(values), [f"{v:g}" for v in values])
+    ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def save_figure(fig: Figure, path: str | Path, *, dpi: int = 150) -> Path:

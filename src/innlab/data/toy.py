@@ -19,6 +19,7 @@ from torch import Tensor
 
 from innlab._validation import (
     check_choice,
+    check_labels,
     check_matrix,
     check_nonnegative_int,
     check_positive_float,
@@ -168,6 +169,21 @@ def two_moons_log_prob(x: Any, noise: float = 0.1) -> Tensor:
     return torch.logsumexp(_moon_log_kernels(_points(x), noise), dim=1) - math.log(2)
 
 
+def two_moons_conditional_log_prob(x: Any, y: Any, noise: float = 0.1) -> Tensor:
+    """Exact ``log p(x | moon y)`` of :func:`two_moons` in nats, float64 ``(n,)``: the noise
+    kernel integrated along moon ``y`` alone (accuracy as in :func:`two_moons_log_prob`).
+
+    Args:
+        x: points ``(n, 2)``, finite.
+        y: moon labels ``(n,)`` in ``{0, 1}`` (0: upper moon).
+        noise: the sampler's noise standard deviation (> 0).
+    """
+    noise = check_positive_float(noise, "noise")
+    x = _points(x)
+    y = check_labels(y, "y", num_classes=2, rows=x.shape[0]).to(x.device)
+    return _moon_log_kernels(x, noise).gather(1, y[:, None])[:, 0]
+
+
 def two_moons_posterior(x: Any, noise: float = 0.1) -> Tensor:
     """True class posterior ``p(moon | x)`` of :func:`two_moons`, float64 ``(n, 2)``."""
     noise = check_positive_float(noise, "noise")
@@ -259,6 +275,30 @@ def _component_log_probs(x: Any, radius: float, std: float | None) -> Tensor:
 def hexagon_gmm_log_prob(x: Any, radius: float = 1.0, std: float | None = None) -> Tensor:
     """Exact log-density of :func:`hexagon_gmm` in nats, float64 ``(n,)``."""
     return torch.logsumexp(_component_log_probs(x, radius, std), dim=1)
+
+
+def hexagon_gmm_conditional_log_prob(
+    x: Any,
+    y: Any,
+    radius: float = 1.0,
+    std: float | None = None,
+    labels: HexagonLabels = "component",
+    two_label_group: Sequence[int] = TWO_LABEL_GROUP,
+) -> Tensor:
+    """Exact ``log p(x | y)`` of :func:`hexagon_gmm` in nats, float64 ``(n,)``.
+
+    ``labels="component"``: the Gaussian ``N(c_y, std^2 I)`` of corner ``y``; ``"two"``: the
+    equal-weight mixture of the corners with label ``y``. Other arguments as in
+    :func:`hexagon_gmm`; ``y`` holds labels ``(n,)`` in ``0..K-1``.
+    """
+    mapping = _label_map(labels, two_label_group)
+    log_joint = _component_log_probs(x, radius, std)  # log(1/6) + log N(x; c_k, std^2 I)
+    rows, device = log_joint.shape[0], log_joint.device
+    y = check_labels(y, "y", num_classes=int(mapping.max()) + 1, rows=rows).to(device)
+    members = mapping.to(device)[None, :] == y[:, None]  # (n, 6): corners carrying label y
+    corners = members.sum(1).to(log_joint)
+    in_label = torch.logsumexp(log_joint.masked_fill(~members, -math.inf), dim=1)
+    return in_label + math.log(_CORNERS) - corners.log()
 
 
 def hexagon_gmm_posterior(

@@ -30,8 +30,11 @@ from innlab.experiments.store import ModelStore
 from innlab.experiments.toy import NormalitySummary
 from innlab.flows.realnvp import RealNVP
 from innlab.metrics import (
+    C2STResult,
+    MMDNull,
     batched_log_prob,
     bits_per_dim,
+    c2st,
     classifier_scores,
     code_normality,
     fit_digit_classifier,
@@ -61,18 +64,30 @@ __all__ = [
 NUM_CLASSES = 10
 DEQUANTISATION_SEEDS = {"train": 10, "val": 11, "test": 12}
 SAMPLE_SEED = 3
+C2ST_CLASSIFIER = "hgb"
+"""Classifier of the image C2STs: in 64-D the trees also see changes of scale, k-NN does not."""
+C2ST_SEED = 0
 
 
 @dataclass(frozen=True)
 class SampleQuality(ExperimentResult):
     """MMD² of generated images (pixels in [0, 1]) against test images, with a real-vs-real
-    reference: the null of two disjoint sets of training images (dimensionless)."""
+    reference: the null of two disjoint sets of training images (dimensionless). C2ST of
+    generated against test images: the accuracy (share in [0, 1]; 0.5: indistinguishable) of
+    gradient-boosted trees with 5 folds, its null from random relabellings of the same images,
+    and as reference the accuracy of as many real training images against the test images
+    (above 0.5 where the test set differs from the training set, e.g. MNIST)."""
 
     mmd: float  # MMD² of generated vs test images
     null_mean: float  # mean real-vs-real MMD²
     null_q95: float  # its 95% quantile
     mmd_z_score: float  # (mmd - null_mean) / null std
     mmd_n: int  # images per MMD sample
+    c2st_accuracy: float  # C2ST accuracy of generated vs test images
+    c2st_reference: float  # C2ST accuracy of training vs test images (a perfect model's)
+    c2st_null_q95: float  # 95% quantile of the relabelled accuracies
+    c2st_p_value: float  # permutation p-value, >= 1 / (1 + preset.image_c2st_permutations)
+    c2st_n: int  # images per C2ST sample: min(generated, test)
 
 
 @dataclass(frozen=True)
@@ -173,6 +188,12 @@ class ConditionalImageResult(ExperimentResult):
     best_epoch: int | None  # epoch of the kept weights
     train_seconds: float  # wall-clock training time
     temperatures: dict[str, ClassifierScores]  # str(temperature) -> scores of its samples
+    c2st_temperature: float  # temperature of the samples of the C2ST
+    c2st_accuracy: float  # C2ST of all labels' samples vs test images, as in SampleQuality
+    c2st_reference: float  # C2ST accuracy of training vs test images (a perfect model's)
+    c2st_null_q95: float  # 95% quantile of the relabelled accuracies
+    c2st_p_value: float  # permutation p-value
+    c2st_n: int  # images per C2ST sample
     figures: dict[str, Figure] = figures_field()
 
 
@@ -330,18 +351,47 @@ def forest_confidence(data: ImageSet, images: Tensor) -> float:
     return float(data.forest.predict_proba(pixels).max(axis=1).mean())
 
 
-def _sample_quality(data: ImageSet, images: Tensor, null_pool: Tensor) -> SampleQuality:
-    """MMD² of generated images (in [0, 1]) vs test images, with a real-vs-real reference."""
+def _image_mmd(data: ImageSet, images: Tensor, null_pool: Tensor) -> tuple[float, MMDNull]:
+    """MMD² of generated images ``(m, 64)`` in [0, 1] vs as many test images, and the
+    real-vs-real null of its sample size (from ``null_pool``) whose bandwidths it uses."""
     n = min(images.shape[0], data.pixels["test"].shape[0], null_pool.shape[0] // 2)
-    test = data.images("test")[:n]
     null = mmd_null_from_pool(null_pool, n, draws=10)
-    value = mmd(images[:n], test, bandwidths=null.bandwidths)
+    return mmd(images[:n], data.images("test")[:n], bandwidths=null.bandwidths), null
+
+
+def _image_c2st(
+    data: ImageSet, images: Tensor, pool: Tensor, permutations: int
+) -> tuple[C2STResult, float]:
+    """C2ST of generated images ``(m, 64)`` in [0, 1] vs the test images (the larger set cut at
+    random to the smaller's size) with ``permutations`` relabellings, and the reference: the
+    accuracy (no null) of as many random real images from ``pool`` vs the test images, what a
+    perfect model of the pool's distribution scores."""
+    test = data.images("test")
+    result = c2st(images, test, classifier=C2ST_CLASSIFIER, null=permutations, seed=C2ST_SEED)
+    generator = torch.Generator().manual_seed(C2ST_SEED)
+    real = pool[torch.randperm(pool.shape[0], generator=generator)[: result.n]]
+    reference = c2st(real, test, classifier=C2ST_CLASSIFIER, null=0, seed=C2ST_SEED)
+    return result, reference.accuracy
+
+
+def _sample_quality(
+    data: ImageSet, images: Tensor, null_pool: Tensor, permutations: int
+) -> SampleQuality:
+    """MMD² of generated images (in [0, 1]) vs test images, with a real-vs-real reference, and
+    their C2ST with ``permutations`` relabellings."""
+    value, null = _image_mmd(data, images, null_pool)
+    two_sample, reference = _image_c2st(data, images, null_pool, permutations)
     return SampleQuality(
         mmd=value,
         null_mean=null.mean,
         null_q95=null.q95,
         mmd_z_score=(value - null.mean) / null.std,
-        mmd_n=n,
+        mmd_n=null.n,
+        c2st_accuracy=two_sample.accuracy,
+        c2st_reference=reference,
+        c2st_null_q95=two_sample.null_q95,
+        c2st_p_value=two_sample.p_value,
+        c2st_n=two_sample.n,
     )
 
 
@@ -374,7 +424,9 @@ def unconditional_images(
         novelty=Novelty(**novelty(generated, data.images("train"), data.images("test"))),
         normality=NormalitySummary.from_report(code_normality(z)),
         train_seconds=history.time[-1],
-        quality=_sample_quality(data, generated, data.images("train")),
+        quality=_sample_quality(
+            data, generated, data.images("train"), preset.image_c2st_permutations
+        ),
         figures={
             "codes": plot_code_projections(z),
             "samples": plot_image_grid(generated[:100], ncols=10, value_range=(0, 1)),
@@ -450,7 +502,7 @@ def _partial_scores(
     kept = data.forest.predict(fixed_k.reshape(-1, 64).numpy() * (data.prep.levels - 1))
     scores = BottleneckScores(
         first_k_confidence=forest_confidence(data, first_k),
-        first_k_mmd=_sample_quality(data, first_k, data.images("train")).mmd,
+        first_k_mmd=_image_mmd(data, first_k, data.images("train"))[0],
         fixed_k_label_agreement=float((kept.reshape(10, 8) == source_labels[:, None]).mean()),
         fixed_k_diversity=float(fixed_k.std(dim=1).mean()),
         test_bits_per_dim=test_bits_per_dim,
@@ -517,7 +569,9 @@ def more_data_study(data: ImageSet, preset: Preset, store: ModelStore) -> MoreDa
         test_bits_per_dim=_split_bits_per_dim(model, data),
         forest_confidence=forest_confidence(data, generated),
         novelty=Novelty(**novelty(generated, small.images("train"), data.images("test"))),
-        quality=_sample_quality(data, generated, data.images("train")),
+        quality=_sample_quality(
+            data, generated, data.images("train"), preset.image_c2st_permutations
+        ),
         figures={"samples": plot_image_grid(generated[:100], ncols=10, value_range=(0, 1))},
     )
 
@@ -526,7 +580,8 @@ def conditional_images(
     name: str, data: ImageSet, preset: Preset, store: ModelStore
 ) -> ConditionalImageResult:
     """A conditional RealNVP on digit labels: images per requested label at several
-    temperatures, scored by the random forest next to real test images."""
+    temperatures, scored by the random forest next to real test images; all labels' images at
+    the digits temperature against the test images by C2ST."""
     if name == "digits":
         budget = preset.digits
     else:
@@ -534,20 +589,22 @@ def conditional_images(
     model, history = _fit(store, f"{name}-conditional", data, budget, conditional=True)
     real = classifier_scores(data.forest, data.pixels["test"], data.labels["test"])
     labels = torch.arange(NUM_CLASSES)
-    temperatures, figures = {}, {}
+    temperatures, figures, by_temperature = {}, {}, {}
     for temperature in preset.temperatures:
-        y = model.sample(
-            preset.images_per_label,
-            one_hot(labels, NUM_CLASSES),
-            temperature=temperature,
-            generator=SAMPLE_SEED,
-        )
-        images = _to_images(data, y)  # (10, num, 64)
+        images = _label_samples(model, data, preset.images_per_label, temperature)
         scores = classifier_scores(data.forest, images * (data.prep.levels - 1), labels)
         temperatures[str(temperature)] = ClassifierScores(**scores)
         figures[f"grid_T{temperature}"] = plot_image_grid(
             images[:, :10], row_labels=labels.tolist(), value_range=(0, 1)
         )
+        by_temperature[temperature] = images
+    chosen = preset.digits_temperature
+    pooled = by_temperature.get(chosen)
+    if pooled is None:
+        pooled = _label_samples(model, data, preset.images_per_label, chosen)
+    two_sample, reference = _image_c2st(
+        data, pooled.reshape(-1, 64), data.images("train"), preset.image_c2st_permutations
+    )
     return ConditionalImageResult(
         test_bits_per_dim=_split_bits_per_dim(model, data),
         forest_accuracy_real=real["accuracy"],
@@ -555,5 +612,22 @@ def conditional_images(
         best_epoch=history.best_epoch,
         train_seconds=history.time[-1],
         temperatures=temperatures,
+        c2st_temperature=chosen,
+        c2st_accuracy=two_sample.accuracy,
+        c2st_reference=reference,
+        c2st_null_q95=two_sample.null_q95,
+        c2st_p_value=two_sample.p_value,
+        c2st_n=two_sample.n,
         figures=figures,
     )
+
+
+def _label_samples(model: RealNVP, data: ImageSet, num: int, temperature: float) -> Tensor:
+    """``num`` images per digit label at ``temperature``, in [0, 1], shape ``(10, num, 64)``."""
+    y = model.sample(
+        num,
+        one_hot(torch.arange(NUM_CLASSES), NUM_CLASSES),
+        temperature=temperature,
+        generator=SAMPLE_SEED,
+    )
+    return _to_images(data, y)

@@ -49,7 +49,7 @@ class Preset:
     name: str
     moons: FlowBudget
     hexagon: FlowBudget
-    toy_n_test: int  # test points; also the sample size of every toy MMD
+    toy_n_test: int  # test points; also the sample size of every toy MMD and C2ST
     null_draws: int  # real-vs-real MMD draws
     sweep_seeds: int
     sweep_epochs: int
@@ -65,6 +65,8 @@ class Preset:
     temperatures: tuple[float, ...] = (1.0, 0.8, 0.6)
     digits_temperature: float = 0.8  # temperature of the digit sample figures and scores
     forest_trees: int = 100
+    c2st_permutations: int = 20  # relabellings of each toy C2ST null (min p-value 1/21)
+    image_c2st_permutations: int = 3  # relabellings of each image C2ST null (min p 1/4)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def toy_budget(self, name: str) -> FlowBudget:
@@ -116,6 +118,8 @@ PRESETS: dict[str, Preset] = {
         mnist_small_n=500,
         images_per_label=20,
         forest_trees=30,
+        c2st_permutations=2,
+        image_c2st_permutations=2,
     ),
     "quick": _QUICK,
     "full": replace(

@@ -8,7 +8,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torch import Tensor
 
@@ -21,6 +21,9 @@ from innlab.flows.io import (
 )
 from innlab.flows.realnvp import RealNVP
 from innlab.training import History, train_inn
+
+if TYPE_CHECKING:
+    from innlab.report._progress import TrainingEvents
 
 __all__ = ["DamagedModelWarning", "FitJob", "ModelStore"]
 
@@ -64,15 +67,25 @@ class ModelStore:
         force: ignore cached models and retrain.
         device: torch device for training.
         progress: show progress bars.
+        progress_file: append a JSON line to this file when a model starts training, every
+            half second of its training and when it is stored, also from :meth:`prefetch`'s
+            workers (``innlab report`` draws them in its terminal).
     """
 
     def __init__(
-        self, folder: str | Path, *, force: bool = False, device: str = "cpu", progress: bool = True
+        self,
+        folder: str | Path,
+        *,
+        force: bool = False,
+        device: str = "cpu",
+        progress: bool = True,
+        progress_file: str | Path | None = None,
     ) -> None:
         self.folder = Path(folder)
         self.force = force
         self.device = device
         self.progress = progress
+        self.progress_file = None if progress_file is None else str(progress_file)
         self._fresh: set[str] = set()  # keys trained by this store (exempt from ``force``)
 
     def prefetch(self, jobs: Sequence[FitJob], workers: int) -> None:
@@ -88,7 +101,7 @@ class ModelStore:
         todo = {key: job for key, job in todo.items() if self._cached(job, key) is None}
         if not todo:
             return
-        tasks = [(str(self.folder), job) for job in todo.values()]
+        tasks = [(str(self.folder), job, self.progress_file) for job in todo.values()]
         run_local(tasks, min(workers, len(tasks)), lambda _: None, function=_fit_fresh)
         self._fresh.update(todo)
 
@@ -145,6 +158,10 @@ class ModelStore:
         if cached is not None:
             return cached
         model = RealNVP(**model_kwargs, seed=seed).to(self.device)
+        events = self._events(name, train_kwargs)
+        if events is not None:
+            events.started()
+            train_kwargs = {**train_kwargs, "callback": events}
         history = train_inn(
             model, data, conditions, seed=seed, progress=self.progress, **train_kwargs
         )
@@ -158,7 +175,17 @@ class ModelStore:
             self.folder / f"{name}.pt",
         )
         self._fresh.add(key)
+        if events is not None:
+            events.finished()
         return model.eval(), history
+
+    def _events(self, name: str, train_kwargs: dict[str, Any]) -> TrainingEvents | None:
+        """The progress events of training ``name`` (``None`` without a progress file)."""
+        if self.progress_file is None:
+            return None
+        from innlab.report._progress import TrainingEvents
+
+        return TrainingEvents(self.progress_file, name, train_kwargs.get("epochs", 0))
 
 
 def _key_source(job: FitJob) -> dict[str, Any]:
@@ -171,7 +198,7 @@ def _key(job: FitJob) -> str:
     return hashlib.sha256(json.dumps(_key_source(job), sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _fit_fresh(task: tuple[str, FitJob]) -> None:
+def _fit_fresh(task: tuple[str, FitJob, str | None]) -> None:
     """Worker side of :meth:`ModelStore.prefetch`: train one job and write it to the folder."""
-    folder, job = task
-    job.run(ModelStore(folder, force=True, progress=False))
+    folder, job, progress_file = task
+    job.run(ModelStore(folder, force=True, progress=False, progress_file=progress_file))

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 from torch import Tensor
 
-from innlab._validation import check_choice, check_positive_int, resolve_seed
+from innlab._validation import check_choice, check_nonnegative_int, resolve_seed
 from innlab.metrics._inputs import same_columns
 
 __all__ = ["C2STResult", "c2st"]
@@ -54,7 +54,8 @@ class C2STResult:
         null_q95: the 95% quantile of ``null_values`` (linear interpolation).
         p_value: ``(1 + #{null_values >= accuracy}) / (1 + draws)``.
         null_values: the accuracy after each random relabelling.
-        draws: number of relabellings; folds: cross-validation folds.
+        draws: number of relabellings (0: the accuracy alone; the four null summaries are then
+            NaN); folds: cross-validation folds.
         n: points per sample after balancing, ``min(n, m)``.
         classifier: the built-in's name or the estimator's class name.
     """
@@ -97,8 +98,9 @@ def c2st(
             ``k = sqrt(training size)``) or ``"logistic"`` (standardised logistic regression;
             it only sees differences in the mean).
         folds: cross-validation folds (>= 2).
-        null: label permutations (>= 2); the smallest possible p-value is ``1 / (1 + null)``
-            (0.048 by default).
+        null: label permutations, 0 or >= 2; the smallest possible p-value is
+            ``1 / (1 + null)`` (0.048 by default). ``0`` computes the accuracy alone (``folds``
+            fits) and leaves the null summaries and the p-value NaN.
         seed: int >= 0 for the subsample, folds, permutations and classifier; ``None`` draws
             one from torch's global generator (innlab's seed rule).
 
@@ -113,9 +115,9 @@ def c2st(
     """
     x, y = same_columns(x, y, ("x", "y"))
     folds = _check_folds(folds, x.shape, y.shape)
-    null = check_positive_int(null, "null")
-    if null < 2:
-        raise ValueError(f"null must be >= 2 to estimate a spread, got {null}")
+    null = check_nonnegative_int(null, "null")
+    if null == 1:
+        raise ValueError("null must be 0 (accuracy only) or >= 2 to estimate a spread, got 1")
     rng = np.random.default_rng(resolve_seed(seed, "seed"))
     estimator, name = _estimator(classifier, x.shape[0], y.shape[0], folds, rng)
     points, labels = _balanced(x.cpu().numpy(), y.cpu().numpy(), rng)
@@ -134,15 +136,17 @@ def c2st(
 
 
 def _result(accuracy: float, values: np.ndarray, folds: int, n: int, classifier: str) -> C2STResult:
-    """Summarise the observed ``accuracy`` and the permutation accuracies ``values``."""
+    """Summarise the observed ``accuracy`` and the permutation accuracies ``values`` (none:
+    NaN summaries)."""
+    draws = values.shape[0]
     return C2STResult(
         accuracy=accuracy,
-        null_mean=float(values.mean()),
-        null_std=float(values.std(ddof=1)),
-        null_q95=float(np.quantile(values, 0.95)),
-        p_value=(1 + int((values >= accuracy).sum())) / (1 + values.shape[0]),
+        null_mean=float(values.mean()) if draws else math.nan,
+        null_std=float(values.std(ddof=1)) if draws else math.nan,
+        null_q95=float(np.quantile(values, 0.95)) if draws else math.nan,
+        p_value=(1 + int((values >= accuracy).sum())) / (1 + draws) if draws else math.nan,
         null_values=tuple(float(v) for v in values),
-        draws=values.shape[0],
+        draws=draws,
         folds=folds,
         n=n,
         classifier=classifier,

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import tempfile
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from importlib.resources import files
 from pathlib import Path
 from typing import IO, Any
@@ -19,12 +23,13 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 from nbconvert import HTMLExporter
-from tqdm.auto import tqdm
+from traitlets.config import Config
 
 from innlab._atomic import WriteError, atomic_write, atomic_write_text
 from innlab._lock import claim_output
 from innlab._validation import check_choice, check_positive_int
 from innlab.experiments.presets import PRESETS
+from innlab.report._progress import ProgressBars, following
 from innlab.report.errors import ReportError
 
 __all__ = ["REPORT_NAME", "build_report", "summary_lines"]
@@ -37,9 +42,20 @@ STAGE = ".report-staging"
 every cell has run, so that ``out`` always holds one complete report (or none)."""
 FAILED = "failed-run"
 """Where the outputs of a run with a failing cell are kept for inspection."""
+PROGRESS = "progress.jsonl"
+"""The stage's file of training events, which the kernel writes and the terminal shows."""
+HIDDEN = "remove_input"
+"""The tag of the notebook's cells whose code the HTML leaves out (their outputs stay)."""
 
 
-def _parameters(preset: str, out: Path, data_dir: str | None, force: bool, workers: int) -> str:
+def _parameters(
+    preset: str,
+    out: Path,
+    data_dir: str | None,
+    force: bool,
+    workers: int,
+    progress_file: Path | None = None,
+) -> str:
     return "\n".join(
         [
             f"PRESET = {preset!r}",
@@ -47,6 +63,7 @@ def _parameters(preset: str, out: Path, data_dir: str | None, force: bool, worke
             f"DATA_DIR = {data_dir!r}",
             f"FORCE = {force!r}",
             f"WORKERS = {workers!r}",
+            f"PROGRESS_FILE = {None if progress_file is None else str(progress_file.resolve())!r}",
         ]
     )
 
@@ -75,6 +92,8 @@ def build_report(
             torch thread each (default: one per CPU core).
         make_zip: also pack notebook and HTML into ``normalizing-flows.zip`` (without it, a zip
             of an earlier report is removed).
+        progress: show on stderr which section runs and a bar per model in training (the
+            kernel reports its training through ``progress.jsonl`` in the staging folder).
 
     Returns:
         Paths of ``notebook``, ``html``, ``results`` (and ``zip``).
@@ -93,10 +112,10 @@ def build_report(
         _check_manifest(out, preset, force)
         atomic_write_text(out / MANIFEST, json.dumps({"preset": preset}))
         stage = _fresh_stage(out)
-        notebook = _notebook(
-            _parameters(preset, stage, None if data_dir is None else str(data_dir), force, workers)
-        )
-        _execute(notebook, out, stage, f"report ({preset})", progress)
+        events = stage / PROGRESS if progress else None
+        data = None if data_dir is None else str(data_dir)
+        notebook = _notebook(_parameters(preset, stage, data, force, workers, events))
+        _execute(notebook, out, stage, f"report ({preset})", events)
         return _publish(_export(notebook, stage, make_zip), out)
 
 
@@ -169,27 +188,61 @@ def _notebook(parameters: str) -> nbformat.NotebookNode:
 
 
 def _execute(
-    notebook: nbformat.NotebookNode, out: Path, stage: Path, desc: str, progress: bool
+    notebook: nbformat.NotebookNode, out: Path, stage: Path, desc: str, events: Path | None
 ) -> None:
-    """Run every cell with ``out`` as working folder; a failing cell raises :class:`ReportError`
-    after the stage has moved to ``out/failed-run``."""
-    code_cells = sum(cell.cell_type == "code" for cell in notebook.cells)
-    bar = tqdm(total=code_cells, desc=desc, unit="cell", disable=not progress)
-    client = NotebookClient(
-        notebook,
-        timeout=None,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(out.resolve())}},
-        on_cell_executed=lambda **_: bar.update(1),
-    )
+    """Run every cell with ``out`` as working folder, showing the running section and the
+    training events of ``events`` (``None``: silent); a failing cell raises
+    :class:`ReportError` after the stage has moved to ``out/failed-run``."""
+    titles = _section_titles(notebook)
+    bars = ProgressBars(len(titles), desc, enabled=events is not None)
     try:
-        client.execute()
+        with _kernel_config() as config:
+            client = NotebookClient(
+                notebook,
+                config=config,
+                timeout=None,
+                kernel_name="python3",
+                resources={"metadata": {"path": str(out.resolve())}},
+                on_cell_execute=lambda cell_index, **_: bars.section(titles[cell_index]),
+                on_cell_executed=lambda **_: bars.cell_done(),
+            )
+            with nullcontext() if events is None else following(events, bars.handle):
+                client.execute()
     except CellExecutionError as err:
+        bars.close()
         reason = (str(err.evalue).strip().splitlines() or [""])[0]
         kept = _keep_failed(notebook, out, stage)
         raise ReportError(f"a report cell failed with {err.ename}: {reason} - {kept}") from err
     finally:
-        bar.close()
+        bars.close()
+
+
+def _section_titles(notebook: nbformat.NotebookNode) -> dict[int, str]:
+    """The title of the section (the last ``##`` heading before it) of every code cell, by
+    the cell's index."""
+    titles, title = {}, "setup"
+    for index, cell in enumerate(notebook.cells):
+        if cell.cell_type == "markdown":
+            heading = re.search(r"^## +(.+)$", cell.source, re.M)
+            title = heading.group(1).strip() if heading else title
+        elif cell.cell_type == "code":
+            titles[index] = title
+    return titles
+
+
+@contextmanager
+def _kernel_config() -> Iterator[Config]:
+    """The configuration of the report's kernel manager. On Unix-like systems the kernel talks
+    over sockets in a private temporary folder: over TCP (on Windows) ipykernel warns on the
+    terminal that its traffic is not encrypted."""
+    config = Config()
+    if os.name != "posix":
+        yield config
+        return
+    with tempfile.TemporaryDirectory(prefix="innlab-kernel-") as folder:
+        config.KernelManager.transport = "ipc"
+        config.KernelManager.ip = os.path.join(folder, "kernel")
+        yield config
 
 
 def _keep_failed(notebook: nbformat.NotebookNode, out: Path, stage: Path) -> str:
@@ -220,12 +273,21 @@ def _export(notebook: nbformat.NotebookNode, stage: Path, make_zip: bool) -> dic
     if not paths["results"].is_file():
         raise ReportError(f"the report notebook wrote no results.json to {stage}")
     atomic_write_text(paths["notebook"], nbformat.writes(notebook))
-    html, _ = HTMLExporter().from_notebook_node(notebook)
+    html, _ = _exporter().from_notebook_node(notebook)
     atomic_write_text(paths["html"], html)
     if make_zip:
         paths["zip"] = stage / f"{REPORT_NAME}.zip"
         atomic_write(paths["zip"], lambda file: _pack(file, (paths["notebook"], paths["html"])))
     return paths
+
+
+def _exporter() -> HTMLExporter:
+    """The HTML exporter: the code of the cells tagged ``remove_input`` (those that only turn
+    results into sentences, tables and figures) is left out, their outputs stay."""
+    config = Config()
+    config.TagRemovePreprocessor.enabled = True
+    config.TagRemovePreprocessor.remove_input_tags = {HIDDEN}
+    return HTMLExporter(config=config)
 
 
 def _pack(file: IO[bytes], members: tuple[Path, ...]) -> None:

@@ -22,6 +22,54 @@
 # rotation between blocks. `encode` is the forward pass (data to code), `decode` the exact
 # reverse pass, and training minimises the negative log-likelihood under a standard normal code
 # distribution with Adam.
+#
+# **Contents:** [Results at a glance](#Results-at-a-glance) · [Setup](#Setup) ·
+# [1. Two moons](#1.-Two-moons) ·
+# [2. Hyperparameters on two moons](#2.-Hyperparameters-on-two-moons) ·
+# [3. The hexagon mixture](#3.-The-hexagon-mixture) ·
+# [4. Conditional RealNVP on the toy data](#4.-Conditional-RealNVP-on-the-toy-data) ·
+# [5. What makes RealNVP work](#5.-What-makes-RealNVP-work) ·
+# [6. Digits](#6.-Digits-(8x8,-64-dimensions)) ·
+# [7. An artificial bottleneck](#7.-An-artificial-bottleneck) ·
+# [8. MNIST downsampled to 8x8](#8.-MNIST-downsampled-to-8x8) ·
+# [9. Conditional digits and conditional MNIST](#9.-Conditional-digits-and-conditional-MNIST) ·
+# [The machine and the run](#The-machine-and-the-run)
+#
+# Code cells that only turn results into sentences, tables and figures are hidden; the cells
+# shown call the library.
+
+# %% [markdown]
+# ## Results at a glance
+#
+# Each measure next to what it is compared with: the true density's NLL, the 95% quantile of
+# the MMD² between real data sets (a perfect model lies below it about 95% of the time), the
+# test data's own statistics, or the random forest's accuracy on real images.
+
+# %% tags=["remove_input"]
+import warnings
+
+from innlab.report._notebook import (
+    Glance,
+    SectionClock,
+    machine_rows,
+    prepare_kernel,
+    say,
+    show,
+    table,
+    uniform_bits,
+)
+
+prepare_kernel()
+warnings.filterwarnings("ignore", category=UserWarning)
+glance = Glance()
+clock = SectionClock()
+
+
+# %% [markdown]
+# ## Setup
+#
+# The parameters that `innlab report` passed in, and what every section uses: the preset's
+# budgets, the cache of trained models and `results.json`.
 
 # %% tags=["parameters"]
 PRESET = "quick"
@@ -29,17 +77,13 @@ OUT_DIR = "."
 DATA_DIR = None
 FORCE = False
 WORKERS = 1
+PROGRESS_FILE = None
 
 # %%
-# %matplotlib inline
 import os
-import warnings
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import torch
-from IPython.display import Markdown, display
 
 from innlab.experiments import images, toy
 from innlab.experiments.ablation import ablation_study
@@ -48,35 +92,23 @@ from innlab.experiments.presets import get_preset
 from innlab.experiments.recording import Results
 from innlab.experiments.store import ModelStore
 
-warnings.filterwarnings("ignore", category=UserWarning)
 torch.manual_seed(0)
 # 2-D flows are dominated by per-operation overhead and run fastest on one thread; the image
 # sections switch to all cores.
 torch.set_num_threads(1)
 preset = get_preset(PRESET)
 out = Path(OUT_DIR)
-store = ModelStore(out / "models", force=FORCE, progress=False)
+store = ModelStore(out / "models", force=FORCE, progress=False, progress_file=PROGRESS_FILE)
 results = Results(out / "results.json")
 
-
-def say(text: str) -> None:
-    """Show a paragraph of generated text."""
-    display(Markdown(text))
-
-
-def table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> None:
-    """Show a Markdown table."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    display(Markdown("\n".join(lines)))
-
-
+# %% tags=["remove_input"]
 say(
     f"Preset **{preset.name}**: two moons with {preset.moons.blocks} blocks of width "
     f"{preset.moons.hidden} for {preset.moons.epochs} epochs on {preset.moons.n_train} points; "
     f"the learning rate starts at {preset.moons.lr} and decays to 1e-5 on a cosine schedule "
     f"(schedule: {preset.moons.schedule}). Toy MMD values use {preset.toy_n_test} points."
 )
+clock.lap("setup")
 
 # %% [markdown]
 # ## 1. Two moons
@@ -93,12 +125,16 @@ say(
 # generates) and an independent `make_moons` test set of the same size, repeated many times.
 # Because of the regular spacing its mean is slightly negative.
 
+
 # %%
 # the toy models of sections 1, 3 and 4 train up front, WORKERS at a time
 store.prefetch(toy.toy_fit_jobs(preset), workers=WORKERS)
 # every result is stored in results.json and comes back rounded as there, for the text
 m = results.add("moons", toy.unconditional_toy("moons", preset, store))
-display(m.figures["samples"], m.figures["density"], m.figures["true_density"])
+
+# %% tags=["remove_input"]
+show(m.figures["samples"], m.figures["density"])
+show(m.figures["true_density"])
 verdict = "below" if m.mmd_below_null_q95 else "above"
 say(
     f"**Inverse pass.** Decoding the codes of {preset.toy_n_test} test points reproduces them "
@@ -110,14 +146,18 @@ say(
     f"**MMD².** {m.mmd} between {m.mmd_sample_size} generated and test points; a perfect "
     f"model gives {m.null_mean} ± {m.null_std} (95% quantile {m.null_q95}). The model "
     f"lies {verdict} that quantile, {m.mmd_z_score} null standard deviations above the null "
-    "mean."
+    "mean.\n\n"
+    f"**Classifier two-sample test (C2ST).** A nearest-neighbour classifier trained to tell "
+    f"generated from test points is right on {m.c2st_accuracy} of held-out points (0.5: it "
+    f"cannot tell them apart); with the labels shuffled it scores {m.c2st_null_mean} ± "
+    f"{m.c2st_null_std} (95% quantile {m.c2st_null_q95}), so p = {m.c2st_p_value}."
 )
 
 # %% [markdown]
 # ### Is the code distribution standard normal?
 
-# %%
-display(m.figures["code_histograms"], m.figures["code_qq"])
+# %% tags=["remove_input"]
+show(m.figures["code_histograms"], m.figures["code_qq"])
 n = m.normality
 say(
     f"Codes of the test points: the largest per-dimension |mean| is {n.max_abs_mean}, the "
@@ -128,19 +168,28 @@ say(
     f"N(0, I): p = {n.mmd_pvalue}. Overall (Bonferroni) p = {n.pvalue}: the codes "
     + ("are consistent with N(0, I)." if n.looks_normal else "are detectably not N(0, I).")
 )
+glance.add(
+    "1. two moons",
+    ("test NLL (nats)", m.test_nll, f"true density: {m.true_nll}"),
+    ("MMD²", m.mmd, f"null 95% quantile: {m.null_q95}"),
+    ("C2ST accuracy", m.c2st_accuracy, f"shuffled labels' 95% quantile: {m.c2st_null_q95}"),
+)
+clock.lap("1. Two moons (and training the toy models of sections 3 and 4)")
 
 # %% [markdown]
 # ## 2. Hyperparameters on two moons
 #
 # Each hyperparameter is varied around a default while the others stay fixed, with several
 # seeds per setting. Runs that differ only in their seed are trained together as one batched
-# model. Every run is scored by test NLL and MMD² against test data.
+# model. Every run is scored by test NLL, and its samples by MMD² and C2ST accuracy against
+# test data.
 
 # %%
 h = results.add("hyperparameters", hyperparameter_study(preset, out / "sweep", workers=WORKERS))
-for name, figure in h.figures.items():
-    if name != "gallery":
-        display(figure)
+
+# %% tags=["remove_input"]
+for axis in h.best_by_axis:  # one row per hyperparameter: each score against it
+    show(*(figure for key, figure in h.figures.items() if key.endswith(f"_vs_{axis}")))
 table(h.table_rows, h.table_header)
 say(
     f"Across all {h.runs} runs the Spearman rank correlation between MMD² and test NLL is "
@@ -150,15 +199,19 @@ say(
         if h.spearman_mmd_nll > 0.5
         else "the two measures rank the runs differently. "
     )
-    + "The gallery below orders runs by MMD²; from left to right the samples "
-    "should look increasingly unlike two moons."
+    + f"C2ST accuracy ranks them like MMD² with a correlation of {h.spearman_c2st_mmd} and "
+    f"like test NLL with {h.spearman_c2st_nll}. The gallery below orders runs by MMD²; from "
+    "left to right the samples should look increasingly unlike two moons."
 )
-for axis, best in h.best_by_axis.items():
-    say(
-        f"- **{axis}**: lowest mean test NLL at {best.nll_value} "
-        f"({best.nll} nats), lowest mean MMD² at {best.mmd_value} ({best.mmd})."
+say(
+    "\n".join(
+        f"- **{axis}**: lowest mean test NLL at {best.nll_value} ({best.nll} nats), lowest "
+        f"mean MMD² at {best.mmd_value} ({best.mmd})."
+        for axis, best in h.best_by_axis.items()
     )
-display(h.figures["gallery"])
+)
+show(h.figures["gallery"])
+clock.lap("2. Hyperparameters on two moons")
 
 # %% [markdown]
 # ## 3. The hexagon mixture
@@ -170,7 +223,10 @@ display(h.figures["gallery"])
 
 # %%
 g = results.add("hexagon", toy.unconditional_toy("hexagon", preset, store))
-display(g.figures["samples"], g.figures["density"], g.figures["code_qq"])
+
+# %% tags=["remove_input"]
+show(g.figures["samples"], g.figures["density"])
+show(g.figures["true_density"], g.figures["code_qq"])
 gc, gb = g.coverage, g.budget
 assert gc is not None, "the hexagon's result has its mode coverage"
 shares = ", ".join(str(s) for s in gc.mode_shares)
@@ -182,7 +238,9 @@ say(
     f"(ideal 1/6; largest deviation {gc.max_mode_share_error}). A share of "
     f"{gc.far_share} of the samples lies farther than 3 std from every corner (test "
     f"data: {gc.far_share_test}). MMD² {g.mmd} "
-    f"is {g.mmd_z_score} null standard deviations above the null mean."
+    f"is {g.mmd_z_score} null standard deviations above the null mean; the C2ST accuracy is "
+    f"{g.c2st_accuracy} (shuffled labels: 95% quantile {g.c2st_null_q95}, p = "
+    f"{g.c2st_p_value})."
 )
 harder = "hexagon mixture" if g.nll_gap > m.nll_gap else "two moons"
 say(
@@ -199,6 +257,15 @@ say(
         else "."
     )
 )
+glance.add(
+    "3. hexagon",
+    ("test NLL (nats)", g.test_nll, f"true density: {g.true_nll}"),
+    ("MMD²", g.mmd, f"null 95% quantile: {g.null_q95}"),
+    ("C2ST accuracy", g.c2st_accuracy, f"shuffled labels' 95% quantile: {g.c2st_null_q95}"),
+    ("share of samples far from every corner", gc.far_share, f"test data: {gc.far_share_test}"),
+    ("largest error of a corner's share", gc.max_mode_share_error, "ideal: 0"),
+)
+clock.lap("3. The hexagon mixture")
 
 # %% [markdown]
 # ## 4. Conditional RealNVP on the toy data
@@ -211,17 +278,17 @@ say(
 # set and with the plain model of sections 1 and 3, which had the same architecture and budget.
 
 # %%
-conditional_rows = []
 toy_conditional: dict[str, toy.ConditionalToyResult] = {}
-for name, labels, plain in (
-    ("moons", None, m),
-    ("hexagon", "component", g),
-    ("hexagon", "two", g),
-):
+for name, labels, plain in (("moons", None, m), ("hexagon", "component", g), ("hexagon", "two", g)):
     outcome = toy.conditional_toy(name, labels, preset, store, plain)
     key = f"conditional_{name}_{outcome.labels}"
-    c = toy_conditional[key] = results.add(key, outcome)
-    display(c.figures["per_label"])
+    toy_conditional[key] = results.add(key, outcome)
+
+# %% tags=["remove_input"]
+conditional_rows = []
+for key, c in toy_conditional.items():
+    name = key.split("_")[1]
+    show(*(c.figures[f] for f in ("per_label", "density") if f in c.figures))
     better = c.merged_mmd < c.plain_mmd
     conditional_rows.append(
         [
@@ -230,17 +297,33 @@ for name, labels, plain in (
             ", ".join(str(v) for v in c.label_mmd),
             c.merged_mmd,
             c.plain_mmd,
+            c.merged_c2st,
+            c.plain_c2st,
             c.marginal_nll,
             c.plain_nll,
+            c.conditional_nll_gap,
         ]
     )
     say(
         f"**{name}, labels = {c.labels}.** A share of {c.oracle_accuracy} of the "
         f"conditional samples is most probable under the requested label. Merged samples: MMD² "
-        f"{c.merged_mmd} versus {c.plain_mmd} for the plain model; marginal NLL "
-        f"{c.marginal_nll} versus {c.plain_nll} nats (true {c.true_nll}). The "
+        f"{c.merged_mmd} versus {c.plain_mmd} for the plain model, C2ST accuracy "
+        f"{c.merged_c2st} versus {c.plain_c2st}; marginal NLL {c.marginal_nll} versus "
+        f"{c.plain_nll} nats (true {c.true_nll}). Given the test labels, the conditional NLL is "
+        f"{c.conditional_nll} nats against {c.true_conditional_nll} for the true conditional "
+        f"density (gap {c.conditional_nll_gap}). The "
         f"conditional model is {'better' if better else 'not better'} by MMD² and "
         f"{'better' if c.marginal_nll < c.plain_nll else 'not better'} by likelihood."
+    )
+    glance.add(
+        f"4. conditional {name}, labels {c.labels}",
+        ("oracle accuracy", c.oracle_accuracy, f"chance: 1/{c.num_classes}"),
+        ("marginal NLL (nats)", c.marginal_nll, f"true density: {c.true_nll}"),
+        (
+            "conditional NLL (nats)",
+            c.conditional_nll,
+            f"true conditional density: {c.true_conditional_nll}",
+        ),
     )
 table(
     conditional_rows,
@@ -250,10 +333,14 @@ table(
         "MMD² per label",
         "merged MMD²",
         "plain MMD²",
+        "merged C2ST",
+        "plain C2ST",
         "marginal NLL",
         "plain NLL",
+        "conditional NLL gap",
     ],
 )
+clock.lap("4. Conditional RealNVP on the toy data")
 
 # %% [markdown]
 # ## 5. What makes RealNVP work
@@ -268,18 +355,19 @@ table(
 
 # %%
 ab = results.add("ablation", ablation_study(preset, out / "ablation", workers=WORKERS))
-display(ab.figures["samples"])
-table(
-    [
-        [v.dataset, v.mixing, v.scale, f"{v.seeds - v.failed}/{v.seeds}", v.nll_gap_mean,
-         v.nll_gap_std, v.mmd_mean, v.mmd_std, v.skipped_steps]
-        for v in ab.variants
-    ],
-    ["data", "mixing", "scale", "finished", "NLL gap mean", "NLL gap std", "MMD² mean",
-     "MMD² std", "skipped steps"],
-)  # fmt: skip
-for data_name in ("moons", "hexagon"):
-    say(ab.describe(data_name))
+
+# %% tags=["remove_input"]
+show(ab.figures["samples"])
+ablation_header = ["data", "mixing", "scale", "finished", "NLL gap mean", "NLL gap std"]
+ablation_header += ["MMD² mean", "MMD² std", "skipped steps"]
+ablation_rows = [
+    [v.dataset, v.mixing, v.scale, f"{v.seeds - v.failed}/{v.seeds}", v.nll_gap_mean]
+    + [v.nll_gap_std, v.mmd_mean, v.mmd_std, v.skipped_steps]
+    for v in ab.variants
+]
+table(ablation_rows, ablation_header)
+say("\n\n".join(ab.describe(data_name) for data_name in ("moons", "hexagon")))
+clock.lap("5. What makes RealNVP work")
 
 # %% [markdown]
 # ## 6. Digits (8x8, 64 dimensions)
@@ -299,7 +387,9 @@ digit_data = images.load_images(
     "digits", forest_trees=preset.forest_trees, copies=preset.digits_copies
 )
 d = results.add("digits", images.unconditional_images("digits", digit_data, preset, store))
-display(d.figures["codes"])
+
+# %% tags=["remove_input"]
+show(d.figures["codes"])
 dn = d.normality
 say(
     f"Codes of the test images: largest |mean| {dn.max_abs_mean}, largest |std - 1| "
@@ -308,15 +398,21 @@ say(
     f"test. The codes are {'consistent with' if dn.looks_normal else 'clearly not'} N(0, I): "
     "the test images land in regions that the training images did not fill."
 )
-display(d.figures["samples"], d.figures["real"])
+show(
+    d.figures["samples"],
+    d.figures["real"],
+    captions=[f"samples at temperature {d.temperature}", "real test digits"],
+)
 nov = d.novelty
 say(
-    f"Samples at temperature {d.temperature} (above) and real test digits (below). Test NLL "
-    f"{d.test_bits_per_dim} bits/dim; best held-out {d.best_val_bits_per_dim} bits/dim at "
-    f"epoch {d.best_epoch} of {d.epochs}. The random forest is "
+    f"Test NLL {d.test_bits_per_dim} bits/dim; best held-out {d.best_val_bits_per_dim} "
+    f"bits/dim at epoch {d.best_epoch} of {d.epochs}. The random forest is "
     f"{d.forest_confidence} confident on average about generated digits and "
     f"{d.forest_confidence_real} about real test digits. MMD² to test images {d.quality.mmd} "
-    f"(real-vs-real 95% quantile {d.quality.null_q95}).\n\n"
+    f"(real-vs-real 95% quantile {d.quality.null_q95}). A C2ST of gradient-boosted trees "
+    f"tells {d.quality.c2st_n} generated from as many test images with accuracy "
+    f"{d.quality.c2st_accuracy}; training images against test images, what a perfect model "
+    f"would score, give {d.quality.c2st_reference}.\n\n"
     f"**Memorisation check.** Median distance of a generated image to its nearest training image "
     f"{nov.generated_median}, of a real test image {nov.test_median} (ratio "
     f"{nov.ratio}): "
@@ -326,6 +422,18 @@ say(
         else "samples sit close to training images."
     )
 )
+glance.add(
+    "6. digits",
+    ("test bits/dim", d.test_bits_per_dim, uniform_bits(digit_data)),
+    ("MMD² to test images", d.quality.mmd, f"real vs real 95% quantile: {d.quality.null_q95}"),
+    (
+        "C2ST accuracy",
+        d.quality.c2st_accuracy,
+        f"training vs test images: {d.quality.c2st_reference}",
+    ),
+    ("forest confidence", d.forest_confidence, f"real test images: {d.forest_confidence_real}"),
+)
+clock.lap("6. Digits")
 
 # %% [markdown]
 # ## 7. An artificial bottleneck
@@ -338,6 +446,8 @@ say(
 
 # %%
 b = results.add("bottleneck", images.bottleneck_study(digit_data, preset, store))
+
+# %% tags=["remove_input"]
 rows = []
 for k in b.ks:
     for tag, r in (("bottleneck", b.bottleneck[k]), ("plain", b.plain[k])):
@@ -365,10 +475,13 @@ table(
     ],
 )
 for k in b.ks:
-    display(Markdown(f"first-k samples, k = {k}"), b.figures[f"first_k{k}"])
-    display(
-        Markdown(f"fixed-k variations (one test image per row), k = {k}"),
+    show(
+        b.figures[f"first_k{k}"],
         b.figures[f"fixed_k{k}"],
+        captions=[
+            f"first-k samples, k = {k}",
+            f"fixed-k variations (one test image per row), k = {k}",
+        ],
     )
 k_top = b.ks[-1]
 bt, pl = b.bottleneck[k_top], b.plain[k_top]
@@ -384,6 +497,7 @@ say(
     f"variation. The price is likelihood: {bt.test_bits_per_dim} bits/dim against "
     f"{b.plain_test_bits_per_dim} for the plain model."
 )
+clock.lap("7. An artificial bottleneck")
 
 # %% [markdown]
 # ## 8. MNIST downsampled to 8x8
@@ -397,19 +511,32 @@ mnist_data: images.ImageSet | None
 try:
     mnist_data = images.load_images("mnist", data_dir=DATA_DIR, forest_trees=preset.forest_trees)
 except FileNotFoundError as err:
-    mnist_data = None
-    say(f"**MNIST is not available, so sections 8 and 9 skip it.** {err}")
-
+    mnist_data, mnist_missing = None, err
 if mnist_data is not None:
     mn = results.add("mnist", images.unconditional_images("mnist", mnist_data, preset, store))
-    display(mn.figures["codes"], mn.figures["samples"], mn.figures["real"])
     ms = results.add("mnist_small", images.more_data_study(mnist_data, preset, store))
-    display(ms.figures["samples"])
+
+# %% tags=["remove_input"]
+if mnist_data is None:
+    say(f"**MNIST is not available, so sections 8 and 9 skip it.** {mnist_missing}")
+else:
+    show(mn.figures["codes"])
+    show(
+        mn.figures["samples"],
+        mn.figures["real"],
+        ms.figures["samples"],
+        captions=[
+            f"samples at temperature {mn.temperature}",
+            "real test images",
+            f"samples of the model trained on {ms.n_train} images",
+        ],
+    )
     helps = ms.test_bits_per_dim > mn.test_bits_per_dim
     say(
         f"Test NLL {mn.test_bits_per_dim} bits/dim, forest confidence on samples "
         f"{mn.forest_confidence} (real test images {mn.forest_confidence_real}), MMD² "
-        f"{mn.quality.mmd}. The codes are "
+        f"{mn.quality.mmd}, C2ST accuracy {mn.quality.c2st_accuracy} (training vs test "
+        f"images: {mn.quality.c2st_reference}). The codes are "
         f"{'consistent with' if mn.normality.looks_normal else 'not'} N(0, I) "
         f"({mn.normality.ks_rejected} of 64 dimensions fail the KS test).\n\n"
         f"**Does more data help?** The same model trained on only {ms.n_train} MNIST images "
@@ -423,6 +550,26 @@ if mnist_data is not None:
             else "Here more data did not help the likelihood."
         )
     )
+    glance.add(
+        "8. MNIST",
+        ("test bits/dim", mn.test_bits_per_dim, uniform_bits(mnist_data)),
+        (
+            "MMD² to test images",
+            mn.quality.mmd,
+            f"real vs real 95% quantile: {mn.quality.null_q95}",
+        ),
+        (
+            "C2ST accuracy",
+            mn.quality.c2st_accuracy,
+            f"training vs test images: {mn.quality.c2st_reference}",
+        ),
+        (
+            "forest confidence",
+            mn.forest_confidence,
+            f"real test images: {mn.forest_confidence_real}",
+        ),
+    )
+clock.lap("8. MNIST downsampled to 8x8")
 
 # %% [markdown]
 # ## 9. Conditional digits and conditional MNIST
@@ -433,20 +580,22 @@ if mnist_data is not None:
 # probability of the requested digit). Lower temperatures draw codes closer to the origin.
 
 # %%
-cond_rows = []
 image_conditional: dict[str, images.ConditionalImageResult] = {}
 for name, data in (("digits", digit_data), ("mnist", mnist_data)):
-    if data is None:
-        continue
-    key = f"conditional_{name}"
-    cr = image_conditional[key] = results.add(
-        key, images.conditional_images(name, data, preset, store)
+    if data is not None:
+        key = f"conditional_{name}"
+        result = images.conditional_images(name, data, preset, store)
+        image_conditional[key] = results.add(key, result)
+
+# %% tags=["remove_input"]
+cond_rows = []
+for key, cr in image_conditional.items():
+    name = key.removeprefix("conditional_")
+    show(
+        *(cr.figures[f"grid_T{float(t)}"] for t in cr.temperatures),
+        captions=[f"{name}, temperature {t}" for t in cr.temperatures],
     )
     for temperature, scores in cr.temperatures.items():
-        display(
-            Markdown(f"{name}, temperature {temperature}"),
-            cr.figures[f"grid_T{float(temperature)}"],
-        )
         cond_rows.append(
             [
                 name,
@@ -465,25 +614,23 @@ for name, data in (("digits", digit_data), ("mnist", mnist_data)):
         f"a share of {cr.temperatures['1.0'].accuracy} of generated images, at temperature "
         f"{best_t} in {cr.temperatures[best_t].accuracy}; on real test images it "
         f"scores {cr.forest_accuracy_real}. Test NLL {cr.test_bits_per_dim} "
-        "bits/dim."
+        f"bits/dim. Samples of all digits at temperature {cr.c2st_temperature} against test "
+        f"images: C2ST accuracy {cr.c2st_accuracy} (training vs test images: "
+        f"{cr.c2st_reference})."
     )
+    real = f"real test images: {cr.forest_accuracy_real}"
+    accuracies = [
+        (f"forest accuracy at T = {t}", v.accuracy, real) for t, v in cr.temperatures.items()
+    ]
+    glance.add(f"9. conditional {name}", *accuracies)
 table(cond_rows, ["data", "temperature", "forest accuracy", "mean confidence", "mean P(requested)"])
+clock.lap("9. Conditional digits and conditional MNIST")
 
 # %% [markdown]
-# ## Summary
+# ## The machine and the run
+#
+# Wall time of each section, including the training of the models that were not cached yet.
 
-# %%
-summary = [
-    ["two moons", "NLL gap (nats)", m.nll_gap],
-    ["two moons", "MMD² below null 95% quantile", m.mmd_below_null_q95],
-    ["hexagon", "NLL gap (nats)", g.nll_gap],
-    ["hexagon", "largest mode share error", gc.max_mode_share_error],
-    ["hexagon", "share far from all corners", gc.far_share],
-    ["digits", "test bits/dim", d.test_bits_per_dim],
-]
-for key in ("conditional_hexagon_component", "conditional_hexagon_two"):
-    summary.append([key, "oracle accuracy", toy_conditional[key].oracle_accuracy])
-for key, cr in image_conditional.items():
-    for temperature, scores in cr.temperatures.items():
-        summary.append([key, f"forest accuracy at T={temperature}", scores.accuracy])
-table(summary, ["experiment", "measure", "value"])
+# %% tags=["remove_input"]
+table(machine_rows(PRESET, WORKERS), ["setting", "value"])
+table(clock.rows(), ["section", "wall time"])

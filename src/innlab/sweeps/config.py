@@ -6,7 +6,7 @@ Schema (every key optional unless marked)::
                                 # digits, ".", "_", "-", not starting with "."; default: the
                                 # file's stem
     seeds = [0, 1, 2]           # seeds of every configuration, or a count N meaning 0..N-1
-    metrics = ["test_nll", "nll_gap", "mmd", "data_scores"]   # default: all four
+    metrics = ["test_nll", "nll_gap", "mmd", "data_scores"]   # default; also "c2st"
     keep_samples = 0            # generated points stored in each record, e.g. for galleries
     vectorize = true            # train configurations' seeds together as one batched model
 
@@ -88,7 +88,9 @@ __all__ = [
     "load_config",
 ]
 
-METRICS = ("test_nll", "nll_gap", "mmd", "data_scores")
+METRICS = ("test_nll", "nll_gap", "mmd", "data_scores", "c2st")
+DEFAULT_METRICS = METRICS[:4]
+"""What a sweep scores unless told otherwise ("c2st", a classifier per trial, is asked for)."""
 
 EXECUTORS = ("local", "ray")
 """Where trials run (:mod:`innlab.sweeps.executors`); chosen per run, not in the file."""
@@ -276,7 +278,7 @@ def _parse_unchecked(raw: Mapping[str, Any], default_name: str) -> SweepConfig:
         data=data,
         configurations=_expand(sweep, base, len(seeds)),
         seeds=seeds,
-        metrics=_parse_metrics(raw.get("metrics", list(METRICS))),
+        metrics=_parse_metrics(raw.get("metrics", list(DEFAULT_METRICS))),
         keep_samples=_parse_keep_samples(raw.get("keep_samples", 0), data["test_size"]),
         vectorize=vectorize,
     )

@@ -25,6 +25,7 @@ METRIC_ORDER = (
     "test_nll",
     "nll_gap",
     "mmd",
+    "c2st_accuracy",
     "mode_balance",
     "outlier_share",
     "oracle_accuracy",

@@ -18,7 +18,7 @@ import numpy as np
 
 __all__ = ["ENGINE_VERSION", "Trial", "derive_seed", "digest"]
 
-ENGINE_VERSION = 1
+ENGINE_VERSION = 2
 """Bumped whenever a trial's results change for the same settings, so old records are redone."""
 
 # Streams of derived seeds; the numbers are part of every trial's results, never renumber them.

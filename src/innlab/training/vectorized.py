@@ -2,7 +2,7 @@
 
 The models' parameters and rotations are stacked along a leading seed axis
 (:func:`torch.func.stack_module_state`), so every layer is one batched matrix product for all
-seeds: by the analytic passes (:class:`~innlab.training.analytic.AnalyticNLL` with stacked
+seeds: by the analytic passes (:mod:`innlab.training.analytic`, with stacked
 tensors) where they apply, as in ``train_inn``, else by the per-seed loss under
 :func:`torch.func.vmap` and autograd. Each seed's gradient is exactly its own (autograd
 differentiates the *sum* of the per-seed mean losses); Adam and the cosine schedule act
