@@ -1,4 +1,8 @@
-"""A training run killed with SIGKILL and resumed ends bitwise equal to an uninterrupted run."""
+"""A training run killed with SIGKILL and resumed ends bitwise equal to an uninterrupted run.
+
+The killed child parks itself after epoch ``PAUSE_AT`` (its checkpoint written) and tells the
+parent through a flag file, so the kill lands mid-run however fast training is on the machine.
+"""
 
 from __future__ import annotations
 
@@ -11,40 +15,54 @@ from pathlib import Path
 import torch
 
 CHILD = """
-import sys, torch
+import sys, time
+from pathlib import Path
+
+import torch
 from sklearn.datasets import make_moons
 from innlab import RealNVP, train_inn
 
-checkpoint, final = sys.argv[1], sys.argv[2]
+checkpoint, final, flag = sys.argv[1], sys.argv[2], sys.argv[3]
+
+
+def park(history):
+    if flag != "-" and len(history.epoch) == PAUSE_AT:
+        Path(flag).write_text("parked")
+        time.sleep(600)
+
+
 x = torch.tensor(make_moons(512, noise=0.1, random_state=0)[0], dtype=torch.float32)
 flow = RealNVP(2, 32, 4, seed=0)
 train_inn(flow, x, epochs=30, batch_size=32, schedule="cosine", seed=1, progress=False,
-          checkpoint=checkpoint, checkpoint_every=1, resume=True)
+          checkpoint=checkpoint, checkpoint_every=1, resume=True, callback=park)
 flow.save(final)
 """
 
 
-def run_child(tmp_path: Path, name: str) -> subprocess.Popen[bytes]:
+PAUSE_AT = 5
+
+
+def run_child(tmp_path: Path, name: str, flag: str = "-") -> subprocess.Popen[bytes]:
     script = tmp_path / "child.py"
-    script.write_text(CHILD)
-    return subprocess.Popen(
-        [sys.executable, str(script), str(tmp_path / f"{name}.ckpt"), str(tmp_path / f"{name}.pt")]
-    )
+    script.write_text(CHILD.replace("PAUSE_AT", str(PAUSE_AT)))
+    ckpt, final = str(tmp_path / f"{name}.ckpt"), str(tmp_path / f"{name}.pt")
+    return subprocess.Popen([sys.executable, str(script), ckpt, final, flag])
 
 
 def test_sigkill_then_resume_is_bitwise_identical(tmp_path: Path) -> None:
-    child = run_child(tmp_path, "killed")
+    flag = tmp_path / "parked"
+    child = run_child(tmp_path, "killed", str(flag))
     checkpoint = tmp_path / "killed.ckpt"
     deadline = time.monotonic() + 120
-    while not checkpoint.exists() and time.monotonic() < deadline and child.poll() is None:
+    while not flag.exists() and time.monotonic() < deadline and child.poll() is None:
         time.sleep(0.01)
-    time.sleep(0.3)
+    assert flag.exists(), "the child never reached its pause"
     child.send_signal(signal.SIGKILL)
     child.wait()
     assert child.returncode == -signal.SIGKILL
     assert checkpoint.exists() and not (tmp_path / "killed.pt").exists(), "killed mid-run"
     epochs_done = len(torch.load(checkpoint, weights_only=True)["history"]["epoch"])
-    assert 1 <= epochs_done < 30
+    assert epochs_done == PAUSE_AT
 
     assert run_child(tmp_path, "killed").wait() == 0  # resumes from the checkpoint
     assert run_child(tmp_path, "clean").wait() == 0  # never interrupted
