@@ -159,7 +159,8 @@ def test_gradient_clipping_runs() -> None:
     assert math.isfinite(history.train_loss[-1])
 
 
-def test_checkpoint_resume_matches_uninterrupted_run(tmp_path: Path) -> None:
+@pytest.mark.parametrize("averaging", [{}, {"weight_decay": 0.3, "ema": 0.9}])
+def test_checkpoint_resume_matches_uninterrupted_run(tmp_path: Path, averaging: dict) -> None:
     data, test = moons(500, 0), moons(200, 1)
     kwargs = dict(
         epochs=6,
@@ -169,6 +170,7 @@ def test_checkpoint_resume_matches_uninterrupted_run(tmp_path: Path) -> None:
         test_data=test,
         keep_best=True,
         progress=False,
+        **averaging,
     )
     full = RealNVP(2, 16, 3, seed=0)
     full_history = train_inn(full, data, **kwargs)

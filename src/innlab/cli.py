@@ -114,6 +114,8 @@ def _train_inputs(args: argparse.Namespace) -> _TrainInputs:
         lr_min=1e-5,
         bottleneck=None,
         reconstruction_weight=1.0,
+        weight_decay=args.weight_decay,
+        ema=args.ema,
     )
     options = {k: getattr(args, k) for k in _DATA_OPTIONS if getattr(args, k) is not None}
     data = toy_dataset(args.dataset, **options)
@@ -193,6 +195,8 @@ def _train(args: argparse.Namespace) -> int:
                 lr=args.lr,
                 batch_size=args.batch_size,
                 schedule=args.schedule,
+                weight_decay=args.weight_decay,
+                ema=args.ema,
                 test_data=inputs.x_test,
                 seed=args.seed,
                 progress=not args.quiet,
@@ -286,6 +290,8 @@ def _add_train(subparsers: Any) -> None:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--schedule", choices=("cosine",), default=None, help="decay the lr")
+    p.add_argument("--weight-decay", type=float, default=0.0, help="decoupled (AdamW) decay")
+    p.add_argument("--ema", type=float, help="keep a moving average of the weights, e.g. 0.99")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     p.add_argument("--out", help="output folder (default runs/DATASET)")

@@ -22,6 +22,8 @@ class FlowBudget:
     lr: float = 1e-3
     schedule: str | None = "cosine"  # decay to 1e-5 (plain Adam: None)
     shared_subnet: bool = True
+    weight_decay: float = 0.0  # decoupled (AdamW)
+    ema: float | None = None  # per-step decay of the weights' moving average
 
     def model_kwargs(self) -> dict[str, Any]:
         return {
@@ -31,12 +33,19 @@ class FlowBudget:
         }
 
     def train_kwargs(self) -> dict[str, Any]:
-        return {
+        """Keywords of :func:`~innlab.train_inn`; weight decay and EMA only where set, so the
+        cache keys of budgets without them stay what they were."""
+        kwargs: dict[str, Any] = {
             "epochs": self.epochs,
             "batch_size": self.batch_size,
             "lr": self.lr,
             "schedule": self.schedule,
         }
+        if self.weight_decay:
+            kwargs["weight_decay"] = self.weight_decay
+        if self.ema is not None:
+            kwargs["ema"] = self.ema
+        return kwargs
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -63,6 +63,8 @@ def train_inn(
     bottleneck: int | None = None,
     reconstruction_weight: float = 1.0,
     max_grad_norm: float | None = None,
+    weight_decay: float = 0.0,
+    ema: float | None = None,
     max_bad_steps: int = 50,
     seed: int | None = None,
     progress: bool = True,
@@ -88,6 +90,11 @@ def train_inn(
         bottleneck: ``k``; adds ``reconstruction_weight * mean |x - decode(z_k)|^2`` where
             ``z_k`` keeps the first ``k`` code dims and zeroes the rest. The NLL uses full ``z``.
         max_grad_norm: clip the gradient norm to this value (``None``: no clipping).
+        weight_decay: decoupled weight decay (AdamW): every step first scales the weights by
+            ``1 - lr * weight_decay``. ``0`` is plain Adam.
+        ema: keep an exponential moving average of the weights, started at the initial ones,
+            with this decay per step (e.g. ``0.99``, about the last 100 steps). The held-out
+            NLL, ``keep_best`` and the returned model use the average; checkpoints hold both.
         max_bad_steps: consecutive non-finite steps (skipped) before training stops with
             :class:`TrainingDivergedError`; weights are then the last finite ones.
         seed: seeds the shuffling; the same seed, model and data give the same weights
@@ -126,6 +133,8 @@ def train_inn(
         lr_min,
         bottleneck,
         reconstruction_weight,
+        weight_decay,
+        ema,
     )
     max_bad_steps = check_positive_int(max_bad_steps, "max_bad_steps")
     checkpoint_every = check_positive_int(checkpoint_every, "checkpoint_every")
@@ -148,7 +157,7 @@ def train_inn(
             run.restore(state)
         saving = None if path is None else _Saving(path, settings, checkpoint_every)
         run.train(keep_best=keep_best, progress=progress, saving=saving, callback=callback)
-    return run.finish(keep_best)
+        return run.finish(keep_best)
 
 
 def _check_data(
@@ -274,9 +283,12 @@ class _Run:
                 "or set max_grad_norm. The model holds the weights of the previous epoch."
             )
         self.last_good = copy_state(self.model)
-        test_nll = self._test_nll()
-        if keep_best and test_nll is not None and test_nll < self.best_nll:
-            self.best_nll, self.best_state = test_nll, self.last_good
+        with self.stepper.averaged():
+            test_nll = self._test_nll()
+            if keep_best and test_nll is not None and test_nll < self.best_nll:
+                self.best_nll = test_nll
+                averaged = self.stepper.average is not None
+                self.best_state = copy_state(self.model) if averaged else self.last_good
         self.history.append_epoch(
             train_loss=loss_sum / count if count else math.nan,
             test_nll=test_nll,
@@ -324,8 +336,9 @@ class _Run:
         return float(-log_p.double().mean())
 
     def finish(self, keep_best: bool) -> History:
-        """Put the model in eval mode (with the best weights for ``keep_best``); warn when
-        steps were skipped, which a short run may survive with a NaN loss."""
+        """Put the model in eval mode with its final weights (the best epoch's for
+        ``keep_best``, the moving average for ``ema``); warn when steps were skipped, which a
+        short run may survive with a NaN loss."""
         if self.guard.skipped:
             warnings.warn(
                 f"{self.guard.skipped} of {self.stepper.steps} training steps were skipped "
@@ -338,4 +351,6 @@ class _Run:
         if keep_best and self.best_state is not None:
             self.model.load_state_dict(self.best_state)
             self.history.best_epoch = self.history.epoch[self.history.test_nll.index(self.best_nll)]
+        else:
+            self.stepper.use_average()
         return self.history

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 from torch import Tensor
@@ -18,12 +20,13 @@ class TrainingDivergedError(RuntimeError):
 
 
 class Stepper:
-    """Backward, gradient check, optional clipping, fused Adam and the schedule, for parameters
-    viewed into one :class:`~innlab._flat_params.FlatParameters` buffer.
+    """Backward, gradient check, optional clipping, fused Adam, the schedule and the weights'
+    moving average, for parameters viewed into one :class:`~innlab._flat_params.FlatParameters`
+    buffer.
 
     Args:
         flat: the parameters' flat buffer (its ``grad`` receives the gradients).
-        options: the training options (learning rate and schedule).
+        options: the training options (learning rate, schedule, weight decay, EMA decay).
         n: training points per epoch (sets the schedule's length).
         max_grad_norm: clip the gradient norm to this value (``None``: no clipping).
     """
@@ -35,6 +38,9 @@ class Stepper:
         self.optimizer, self.scheduler = make_optimizer(flat.flat, options, n)
         self.max_grad_norm = max_grad_norm
         self.steps = 0  # steps taken or skipped
+        self.ema = options.ema
+        # exponential moving average of the weights, started at the initial ones
+        self.average = None if self.ema is None else flat.flat.detach().clone()
 
     @property
     def lr(self) -> float:
@@ -69,6 +75,8 @@ class Stepper:
     def _update(self, ok: bool, zero_grad: bool = True) -> bool:
         if ok:
             self.optimizer.step()
+            if self.average is not None:
+                self.average.lerp_(self.flat.flat.detach(), 1.0 - self.ema)  # type: ignore[operator]
         if zero_grad:
             self.flat.zero_grad()
         if self.scheduler is not None:
@@ -76,20 +84,46 @@ class Stepper:
         self.steps += 1
         return ok
 
+    @contextmanager
+    def averaged(self) -> Iterator[None]:
+        """Hold the moving average in the parameters for the ``with`` block (nothing without
+        ``ema``); the trained weights come back afterwards."""
+        if self.average is None:
+            yield
+            return
+        weights = self.flat.flat.detach()
+        trained = weights.clone()
+        weights.copy_(self.average)
+        try:
+            yield
+        finally:
+            weights.copy_(trained)
+
+    def use_average(self) -> None:
+        """Replace the trained weights by their moving average for good (nothing without
+        ``ema``)."""
+        if self.average is not None:
+            self.flat.flat.detach().copy_(self.average)
+
     def state_dict(self) -> dict[str, object]:
-        """Optimizer and schedule state, for checkpoints."""
+        """Optimizer, schedule and moving-average state, for checkpoints."""
         scheduler = None if self.scheduler is None else self.scheduler.state_dict()
-        return {
+        state: dict[str, object] = {
             "optimizer": self.optimizer.state_dict(),
             "scheduler": scheduler,
             "steps": self.steps,
         }
+        if self.average is not None:
+            state["average"] = self.average.clone()
+        return state
 
     def load_state_dict(self, state: dict[str, object]) -> None:
         self.optimizer.load_state_dict(state["optimizer"])  # type: ignore[arg-type]
         if self.scheduler is not None:
             self.scheduler.load_state_dict(state["scheduler"])  # type: ignore[arg-type]
         self.steps = int(state["steps"])  # type: ignore[call-overload]
+        if self.average is not None:
+            self.average.copy_(state["average"])  # type: ignore[arg-type]
 
 
 class DivergenceGuard:

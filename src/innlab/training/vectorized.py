@@ -69,6 +69,8 @@ def train_inn_vectorized(
     lr_min: float = 1e-5,
     bottleneck: int | None = None,
     reconstruction_weight: float = 1.0,
+    weight_decay: float = 0.0,
+    ema: float | None = None,
     analytic: bool = True,
 ) -> list[History]:
     """Train ``models[i]`` on ``data[i]`` as ``train_inn(models[i], data[i], conditions[i],
@@ -80,8 +82,8 @@ def train_inn_vectorized(
         data: one training set ``(n, d)`` per model, all of the same size ``n``.
         conditions: one ``(n, condition_size)`` tensor per model, for conditional models.
         seeds: one shuffling seed per model (``train_inn``'s ``seed``).
-        epochs, lr, batch_size, schedule, lr_min, bottleneck, reconstruction_weight, analytic:
-            as in :func:`~innlab.train_inn`.
+        epochs, lr, batch_size, schedule, lr_min, bottleneck, reconstruction_weight,
+        weight_decay, ema, analytic: as in :func:`~innlab.train_inn`.
 
     Returns:
         One :class:`~innlab.History` per model; the models hold their trained weights (in eval
@@ -94,7 +96,7 @@ def train_inn_vectorized(
     x, c = _check_inputs(models, data, conditions, seeds)
     options = TrainingOptions.check(
         models[0].input_size, epochs, lr, batch_size, schedule, lr_min, bottleneck,
-        reconstruction_weight,
+        reconstruction_weight, weight_decay, ema,
     )  # fmt: skip
     params, buffers = stack_module_state(list(models))
     flat = FlatParameters(params.values())  # one tensor for Adam, as in train_inn
@@ -112,6 +114,7 @@ def train_inn_vectorized(
         for history, loss_sum in zip(histories, loss_sums, strict=True):
             history.append_epoch(train_loss=loss_sum / x.shape[1], test_nll=None, lr=stepper.lr,
                                  time=elapsed, steps=stepper.steps, skipped_steps=0)  # fmt: skip
+    stepper.use_average()
     _copy_back(models, params)
     return histories
 
