@@ -1,4 +1,4 @@
-"""The peer benchmark starts for every library and workload (``bench_peers.py --smoke``)."""
+"""The benchmarks start and report consistent figures (each one's ``--smoke`` run)."""
 
 from __future__ import annotations
 
@@ -133,3 +133,19 @@ def test_revision_benchmark_smoke_run_compares_two_copies(tmp_path):
     for row in rows:
         assert row["baseline"] > 0 and row["candidate"] > 0
         assert math.isclose(row["ratio"], row["candidate"] / row["baseline"])
+
+
+def test_evaluation_benchmark_smoke_run_agrees_on_the_nll(tmp_path):
+    out = tmp_path / "eval.json"
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_eval.py"), "--smoke", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["dim"] for r in rows] == [2, 64]
+    for row in rows:  # the benchmark itself refuses NLLs that disagree
+        assert math.isfinite(row["nll"])
+        assert math.isclose(row["ratio"], row["seconds"]["plain"] / row["seconds"]["analytic"])
