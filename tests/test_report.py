@@ -130,9 +130,10 @@ SECTIONS = {
     + QUALITY,
     "conditional_digits": CONDITIONAL_IMAGES,
     "conditional_mnist": CONDITIONAL_IMAGES,
+    "goals": ["met", "missed", "not_measured", "checks"],
 }
 """The keys of results.json in their order (those of before the results became dataclasses,
-and the C2ST and conditional-NLL figures added since)."""
+and the C2ST, conditional-NLL and goal figures added since)."""
 NESTED = {
     ("moons", "normality"): [
         "looks_normal",
@@ -147,9 +148,10 @@ NESTED = {
         "max_abs_skewness",
         "max_abs_excess_kurtosis",
     ],
-    ("moons", "budget"): (
-        ["hidden", "blocks", "epochs", "n_train", "batch_size", "lr", "schedule", "shared_subnet"]
-    ),
+    ("moons", "budget"): [
+        *("hidden", "blocks", "epochs", "n_train", "batch_size", "lr", "schedule"),
+        *("shared_subnet", "weight_decay", "ema"),
+    ],
     ("digits", "novelty"): ["generated_median", "test_median", "ratio", "close_fraction"],
     ("bottleneck", "bottleneck_k2"): [*PARTIAL, "test_bits_per_dim", "reconstruction_mse"],
     ("bottleneck", "plain_k8"): [*PARTIAL, "reconstruction_mse"],
@@ -248,7 +250,7 @@ def test_results_json_keeps_its_layout(built_report: Path) -> None:
     ]
     scores = results["conditional_digits"]["temperatures"]["0.8"]
     assert list(scores) == ["accuracy", "mean_confidence", "mean_requested_prob"]
-    assert len(summary_lines(results)) == 18, "every headline number is found"
+    assert len(summary_lines(results)) == 19, "every headline number is found"
 
 
 def test_numbers_in_the_text_come_from_results_json(built_report: Path) -> None:
@@ -299,7 +301,7 @@ def test_a_failed_rerun_keeps_the_complete_report(
     assert said.err.startswith("innlab: error: a report cell failed") and said.err.count("\n") == 1
     assert {name: (built_report / name).read_bytes() for name in before} == before
     results = json.loads((built_report / "results.json").read_text())
-    assert len(summary_lines(results)) == 18
+    assert len(summary_lines(results)) == 19
     partial = json.loads((built_report / "failed-run" / "results.json").read_text())
     assert "digits" in partial and "mnist" not in partial
     assert nbformat.read(built_report / "failed-run" / "normalizing-flows.ipynb", as_version=4)
@@ -355,6 +357,16 @@ def test_the_results_at_a_glance_come_first_with_their_references(built_report: 
         assert str(results[name]["forest_accuracy_real"]) in glance
         assert str(results[name]["temperatures"]["1.0"]["accuracy"]) in glance
     assert "no results yet" not in text
+
+
+def test_the_report_checks_every_quality_goal(built_report: Path) -> None:
+    goals = json.loads((built_report / "results.json").read_text())["goals"]
+    assert goals["met"] + goals["missed"] + goals["not_measured"] == len(goals["checks"]) >= 14
+    text = page_text(built_report)
+    section = text[text.index("Quality goals¶") : text.index("The machine and the run¶")]
+    for check in goals["checks"]:
+        assert check["measure"] in section and check["target"] in section, check
+    assert f"met {goals['met']} of {len(goals['checks'])} goals" in section
 
 
 def test_the_contents_link_to_every_section(built_report: Path) -> None:

@@ -333,5 +333,8 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
             results.get(f"conditional_{name}", {}).get("temperatures", {}).items()
         ):
             rows.append((f"conditional_{name}.accuracy@T={temperature}", scores["accuracy"]))
+    goals = results.get("goals")
+    if goals:
+        rows.append(("goals met (the full preset's)", f"{goals['met']} of {len(goals['checks'])}"))
     width = max((len(k) for k, _ in rows), default=10)
     return [f"{k:<{width}}  {v}" for k, v in rows]

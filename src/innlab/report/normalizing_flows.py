@@ -33,7 +33,7 @@
 # [7. An artificial bottleneck](#7.-An-artificial-bottleneck) ·
 # [8. MNIST downsampled to 8x8](#8.-MNIST-downsampled-to-8x8) ·
 # [9. Conditional digits and conditional MNIST](#9.-Conditional-digits-and-conditional-MNIST) ·
-# [The machine and the run](#The-machine-and-the-run)
+# [Quality goals](#Quality-goals) · [The machine and the run](#The-machine-and-the-run)
 #
 # Code cells that only turn results into sentences, tables and figures are hidden; the cells
 # shown call the library.
@@ -625,6 +625,35 @@ for key, cr in image_conditional.items():
     glance.add(f"9. conditional {name}", *accuracies)
 table(cond_rows, ["data", "temperature", "forest accuracy", "mean confidence", "mean P(requested)"])
 clock.lap("9. Conditional digits and conditional MNIST")
+
+# %% [markdown]
+# ## Quality goals
+#
+# The bounds that the `full` preset aims for, each against this run's value in `results.json`.
+# The `quick` and `smoke` presets train smaller models for less time and are checked against
+# the same bounds.
+
+# %%
+from innlab.experiments.goals import check_goals
+
+goals = results.add("goals", check_goals(results.data))
+
+# %% tags=["remove_input"]
+table([check.row() for check in goals.checks], ["goal", "value", "target", "verdict"])
+missed = [c for c in goals.checks if c.met is False]
+say(
+    f"Preset **{preset.name}** met {goals.count(True)} of {len(goals.checks)} goals"
+    + (
+        "; missed: "
+        + "; ".join(f"{c.goal.measure} {c.value:.4g} (target {c.goal.target})" for c in missed)
+        + "."
+        if missed
+        else "."
+    )
+    + (f" {goals.count(None)} could not be measured in this run." if goals.count(None) else "")
+)
+glance.add("quality goals", ("goals met", goals.count(True), f"of {len(goals.checks)}"))
+clock.lap("quality goals")
 
 # %% [markdown]
 # ## The machine and the run
