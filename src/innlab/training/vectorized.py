@@ -82,8 +82,8 @@ def train_inn_vectorized(
         data: one training set ``(n, d)`` per model, all of the same size ``n``.
         conditions: one ``(n, condition_size)`` tensor per model, for conditional models.
         seeds: one shuffling seed per model (``train_inn``'s ``seed``).
-        epochs, lr, batch_size, schedule, lr_min, bottleneck, reconstruction_weight,
-        weight_decay, ema, analytic: as in :func:`~innlab.train_inn`.
+        epochs, lr, batch_size, schedule, lr_min: as in :func:`~innlab.train_inn`.
+        bottleneck, reconstruction_weight, weight_decay, ema, analytic: as there too.
 
     Returns:
         One :class:`~innlab.History` per model; the models hold their trained weights (in eval
