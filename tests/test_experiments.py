@@ -217,3 +217,23 @@ def test_result_classes_are_exported_lazily() -> None:
     assert experiments.ImageResult is ImageResult
     for name in experiments.__all__:
         assert isinstance(getattr(experiments, name), type), name
+
+
+def test_an_image_subset_keeps_every_copy_of_its_images() -> None:
+    from innlab.experiments.images import load_images
+
+    data = load_images("digits", forest_trees=2, copies=3)
+    small = data.subset(100)
+    total, kept = data.labels["train"].shape[0], small.labels["train"].shape[0]
+    assert kept == 100 and small.copies == 3 and small.y["train"].shape == (300, 64)
+    assert torch.equal(small.train_conditions().argmax(1), small.labels["train"].repeat(3))
+    # the kept images' indices, from their first copies (continuous values: no ties)
+    first = small.y["train"][:kept]
+    keep = (first[:, None, :] == data.y["train"][None, :total]).all(2).int().argmax(1)
+    assert torch.equal(data.y["train"][keep], first)
+    assert torch.equal(data.pixels["train"][keep], small.pixels["train"])
+    for j in (1, 2):  # copy j of image i is row j * n + i in both sets
+        rows = small.y["train"][j * kept : (j + 1) * kept]
+        assert torch.equal(rows, data.y["train"][j * total + keep])
+        assert not torch.equal(rows, first)
+    assert small.pixels["test"] is data.pixels["test"]

@@ -219,29 +219,29 @@ class ImageSet:
         return self.pixels[split] / (self.prep.levels - 1)
 
     def subset(self, n: int, seed: int = 0) -> ImageSet:
-        """The same data with only ``n`` training images (stratified)."""
-        if self.copies != 1:
-            raise ValueError(f"subset needs a data set with copies=1, got copies={self.copies}")
+        """The same data with only ``n`` training images (stratified), each with its
+        ``copies`` dequantised copies."""
+        total = self.labels["train"].shape[0]
         keep, _ = train_test_split(
-            np.arange(self.labels["train"].shape[0]),
-            train_size=n,
-            stratify=self.labels["train"].numpy(),
+            np.arange(total), train_size=n, stratify=self.labels["train"].numpy(),
             random_state=seed,
-        )
+        )  # fmt: skip
         keep = torch.from_numpy(np.sort(keep))
-        pick = {"train": keep}
+        # y["train"] holds the copies one after another: copy j of image i is row j * total + i
+        rows = (keep + total * torch.arange(self.copies).unsqueeze(1)).reshape(-1)
 
-        def cut(d: dict[str, Tensor]) -> dict[str, Tensor]:
-            return {s: (v[pick[s]] if s in pick else v) for s, v in d.items()}
+        def cut(d: dict[str, Tensor], train: Tensor) -> dict[str, Tensor]:
+            return {s: (v[train] if s == "train" else v) for s, v in d.items()}
 
         return ImageSet(
             f"{self.name}-{n}",
             self.prep,
-            cut(self.pixels),
-            cut(self.labels),
-            cut(self.y),
-            cut(self.log_det),
+            cut(self.pixels, keep),
+            cut(self.labels, keep),
+            cut(self.y, rows),
+            cut(self.log_det, rows),
             self.forest,
+            self.copies,
         )
 
 
@@ -548,8 +548,10 @@ def more_data_study(data: ImageSet, preset: Preset, store: ModelStore) -> MoreDa
     small = data.subset(preset.mnist_small_n)
     # as many optimizer steps as the full model gets, but at most 200 epochs: held-out
     # selection picks an early epoch anyway, as small training sets overfit within ~10-50
+    # (200 passes over each image: with dequantised copies, 200 / copies epochs)
     full_n = data.labels["train"].shape[0]
-    epochs = min(math.ceil(preset.mnist.epochs * full_n / preset.mnist_small_n), 200)
+    cap = max(1, 200 // data.copies)
+    epochs = min(math.ceil(preset.mnist.epochs * full_n / preset.mnist_small_n), cap)
     budget = replace(preset.mnist, epochs=epochs)
     model, history = _fit(
         store, f"mnist-small-{preset.mnist_small_n}", small, budget, conditional=False

@@ -509,7 +509,9 @@ clock.lap("7. An artificial bottleneck")
 # %%
 mnist_data: images.ImageSet | None
 try:
-    mnist_data = images.load_images("mnist", data_dir=DATA_DIR, forest_trees=preset.forest_trees)
+    mnist_data = images.load_images(
+        "mnist", data_dir=DATA_DIR, forest_trees=preset.forest_trees, copies=preset.mnist_copies
+    )
 except FileNotFoundError as err:
     mnist_data, mnist_missing = None, err
 if mnist_data is not None:
@@ -532,7 +534,12 @@ else:
         ],
     )
     helps = ms.test_bits_per_dim > mn.test_bits_per_dim
+    budget = preset.mnist
+    average = f", weights averaged per step (EMA {budget.ema})" if budget.ema else ""
     say(
+        f"The model: {budget.blocks} blocks of width {budget.hidden}, {budget.epochs} epochs "
+        f"over {preset.mnist_copies} independently dequantised copies of each training "
+        f"image{average}. "
         f"Test NLL {mn.test_bits_per_dim} bits/dim, forest confidence on samples "
         f"{mn.forest_confidence} (real test images {mn.forest_confidence_real}), MMD² "
         f"{mn.quality.mmd}, C2ST accuracy {mn.quality.c2st_accuracy} (training vs test "
