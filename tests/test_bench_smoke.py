@@ -55,15 +55,21 @@ def test_every_library_reports_log_prob_with_the_same_constant(cond):
         assert runner.sample(5, None if c is None else c[:5]).shape == (5, 4), name
 
 
-def test_smoke_run_covers_every_library_and_workload(tmp_path):
-    out = tmp_path / "peers.json"
+def run_benchmark(script: str, *args: str, timeout: int = 60) -> subprocess.CompletedProcess[str]:
+    """Run ``benchmarks/script`` with ``args``; fail the test with its stderr unless it exits 0."""
     done = subprocess.run(
-        [sys.executable, str(BENCHMARKS / "bench_peers.py"), "--smoke", "--out", str(out)],
+        [sys.executable, str(BENCHMARKS / script), *args],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=timeout,
     )
     assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def test_smoke_run_covers_every_library_and_workload(tmp_path):
+    out = tmp_path / "peers.json"
+    done = run_benchmark("bench_peers.py", "--smoke", "--out", str(out))
     assert "targets:" in done.stdout
     report = json.loads(out.read_text())
 
@@ -96,14 +102,7 @@ def test_smoke_run_covers_every_library_and_workload(tmp_path):
 
 def test_floor_benchmark_smoke_run_bounds_every_peer(tmp_path):
     out = tmp_path / "floor.json"
-    done = subprocess.run(
-        [sys.executable, str(BENCHMARKS / "bench_floor.py"), "--smoke", "--threads", "1"]
-        + ["--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    run_benchmark("bench_floor.py", "--smoke", "--threads", "1", "--out", str(out))
     (run,) = json.loads(out.read_text())["runs"]
     for metric, seconds in run["seconds"].items():
         assert all(math.isfinite(s) and s > 0 for s in seconds.values()), metric
@@ -116,14 +115,8 @@ def test_floor_benchmark_smoke_run_bounds_every_peer(tmp_path):
 
 def test_revision_benchmark_smoke_run_compares_two_copies(tmp_path):
     out = tmp_path / "revisions.json"
-    done = subprocess.run(
-        [sys.executable, str(BENCHMARKS / "bench_revisions.py"), "--smoke", "--baseline", "HEAD"]
-        + ["--threads", "1", "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    run_benchmark("bench_revisions.py", "--smoke", "--baseline", "HEAD", "--threads", "1",
+                  "--out", str(out), timeout=120)  # fmt: skip
     rows = json.loads(out.read_text())["rows"]
     assert {(r["layout"], r["measure"]) for r in rows} == {
         (layout, measure)
@@ -137,13 +130,7 @@ def test_revision_benchmark_smoke_run_compares_two_copies(tmp_path):
 
 def test_evaluation_benchmark_smoke_run_agrees_on_the_nll(tmp_path):
     out = tmp_path / "eval.json"
-    done = subprocess.run(
-        [sys.executable, str(BENCHMARKS / "bench_eval.py"), "--smoke", "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    run_benchmark("bench_eval.py", "--smoke", "--out", str(out))
     rows = json.loads(out.read_text())["rows"]
     assert [r["dim"] for r in rows] == [2, 64]
     for row in rows:  # the benchmark itself refuses NLLs that disagree

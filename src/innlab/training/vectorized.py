@@ -102,20 +102,33 @@ def train_inn_vectorized(
     flat = FlatParameters(params.values())  # one tensor for Adam, as in train_inn
     stepper = Stepper(flat, options, x.shape[1], max_grad_norm=None)
     step = _seed_step(models[0], options.loss(), params, buffers, stepper, analytic)
-    histories = [History() for _ in models]
+    histories = _train_epochs(step, stepper, x, c, options, seeds)
+    stepper.use_average()
+    _copy_back(models, params)
+    return histories
+
+
+def _train_epochs(
+    step: _SeedStep,
+    stepper: Stepper,
+    x: Tensor,
+    c: Tensor | None,
+    options: TrainingOptions,
+    seeds: Sequence[int],
+) -> list[History]:
+    """Every epoch for every seed, each shuffled by its own generator; the seeds' histories."""
+    histories = [History() for _ in seeds]
     started = time.perf_counter()
     generators = [torch.Generator().manual_seed(s) for s in seeds]
     for epoch in range(1, options.epochs + 1):
         order = torch.stack([torch.randperm(x.shape[1], generator=g) for g in generators])
         loss_sums = _epoch(step, x, c, order.to(x.device), options.batch_size, seeds, epoch)
-        if not flat.all_finite():
+        if not stepper.flat.all_finite():
             raise NotVectorizableError(f"non-finite weights after epoch {epoch}")
         elapsed = time.perf_counter() - started
         for history, loss_sum in zip(histories, loss_sums, strict=True):
             history.append_epoch(train_loss=loss_sum / x.shape[1], test_nll=None, lr=stepper.lr,
                                  time=elapsed, steps=stepper.steps, skipped_steps=0)  # fmt: skip
-    stepper.use_average()
-    _copy_back(models, params)
     return histories
 
 
