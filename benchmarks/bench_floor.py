@@ -31,6 +31,7 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -102,15 +103,24 @@ def product_runner(products: list[Product], times: int = 1) -> Callable[[], None
     return run
 
 
-def median_seconds(run: Callable[[], Any], repeats: int) -> float:
-    """Median wall seconds of ``run()`` over ``repeats`` calls, after one warm-up call."""
-    run()
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+def round_robin(calls: dict[str, Callable[[], Any]], repeats: int) -> dict[str, float]:
+    """Median wall seconds of every call over ``repeats`` rounds, after one warm-up round.
+
+    Each round runs every call once, starting one place further along each time, so a slow
+    spell of the shared machine falls on every call alike instead of on whichever was timed
+    then (timed one after the other, the row-major floor and innlab's step once swapped
+    places between two runs here)."""
+    for call in calls.values():
+        call()
+    names = list(calls)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(repeats):
+        k = r % len(names)
+        for name in names[k:] + names[:k]:
+            started = time.perf_counter()
+            calls[name]()
+            times[name].append(time.perf_counter() - started)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def measure(arch: Arch, steps: int, eval_rows: int, repeats: int) -> dict[str, Any]:
@@ -119,33 +129,34 @@ def measure(arch: Arch, steps: int, eval_rows: int, repeats: int) -> dict[str, A
     generator = torch.Generator().manual_seed(0)
     x_train = torch.randn(steps * batch, arch.dim, generator=generator)
     x_eval = torch.randn(eval_rows, arch.dim, generator=generator)
-    result: dict[str, Any] = {"train_step_s": {}, "log_prob_s": {}}
+    train: dict[str, Callable[[], Any]] = {}
+    log_prob: dict[str, Callable[[], Any]] = {}
     for shared, layout in ((True, "shared"), (False, "separate")):
         floor = f"floor-{layout}"
-        train_floor = product_runner(training_products(arch, batch, shared), times=steps)
-        result["train_step_s"][floor] = median_seconds(train_floor, repeats) / steps
-        one_pass = product_runner(forward_products(arch, eval_rows, shared))
+        train[floor] = product_runner(training_products(arch, batch, shared), times=steps)
+        log_prob[f"{floor}-one-pass"] = product_runner(forward_products(arch, eval_rows, shared))
         model = RealNVP(arch.dim, arch.hidden, arch.blocks, shared_subnet=shared)
         chunk = model.chunk_rows(element_size=4)  # innlab's evaluation chunk, float32
-        chunks = product_runner(forward_products(arch, chunk, shared), -(-eval_rows // chunk))
-        result["log_prob_s"][floor] = min(
-            median_seconds(one_pass, repeats), median_seconds(chunks, repeats)
+        log_prob[f"{floor}-chunks"] = product_runner(
+            forward_products(arch, chunk, shared), -(-eval_rows // chunk)
         )
-    runners = {
-        name: BUILDERS[name](arch, 0) for name in ("innlab-shared", "innlab-separate", *PEERS)
-    }
-    for name, runner in runners.items():
+    for name in ("innlab-shared", "innlab-separate", *PEERS):
+        runner = BUILDERS[name](arch, 0)
+        train[name] = partial(runner.fit, x_train, None, epochs=1, batch_size=batch, seed=0)
+        log_prob[name] = partial(_log_prob_no_grad, runner, x_eval)
+    train_s = {k: v / steps for k, v in round_robin(train, repeats).items()}
+    log_prob_s = round_robin(log_prob, repeats)
+    for layout in ("shared", "separate"):  # the faster of one pass and innlab's chunks
+        floor = f"floor-{layout}"
+        log_prob_s[floor] = min(
+            log_prob_s.pop(f"{floor}-one-pass"), log_prob_s.pop(f"{floor}-chunks")
+        )
+    return {"train_step_s": train_s, "log_prob_s": log_prob_s}
 
-        def fit(runner: Any = runner) -> None:
-            runner.fit(x_train, None, epochs=1, batch_size=batch, seed=0)
 
-        def log_prob(runner: Any = runner) -> None:
-            with torch.inference_mode():
-                runner.log_prob(x_eval)
-
-        result["train_step_s"][name] = median_seconds(fit, repeats) / steps
-        result["log_prob_s"][name] = median_seconds(log_prob, repeats)
-    return result
+def _log_prob_no_grad(runner: Any, x: torch.Tensor) -> None:
+    with torch.inference_mode():
+        runner.log_prob(x)
 
 
 def bounds(figures: dict[str, dict[str, float]]) -> list[dict[str, Any]]:

@@ -3,9 +3,11 @@
 Timings of the same code move by tens of percent between processes on a shared machine, so a
 before/after comparison run as two processes cannot resolve a 5% difference. Here both versions
 are imported into one process (the baseline from ``git archive REV src``, the candidate from the
-working tree or a second revision) and every repeat times them in alternating order; the ratio
-``candidate / baseline`` of the medians is printed per workload, layout, thread count and
-measure (above 1: the candidate is faster).
+working tree or a second revision) and every repeat times them in alternating order, each on a
+model and data built anew for that round (in one run, models built once moved single rows by
+up to 20% either way: 0.83x in one run, 1.21x in the next); the ratio ``candidate / baseline``
+of the medians is printed per workload, layout, thread count and measure (above 1: the
+candidate is faster).
 
 Measures (float32, models of 8 coupling blocks with the rotation between them, weights moved
 off their zero initialisation so that every operation does real arithmetic):
@@ -32,6 +34,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -61,6 +64,7 @@ WORKLOADS = {
     "moons-cond": Workload("moons-cond", 2, 64, 2, 100_000),
     "digits": Workload("digits", 64, 256, 0, 10_000),
 }
+MEASURES = ("train", "log_prob", "sample")
 
 
 def export_source(revision: str, into: Path) -> Path:
@@ -158,17 +162,29 @@ def measures(
     return {"train": train, "log_prob": log_prob, "sample": sample}
 
 
+def _fresh(
+    version: Version, work: Workload, shared: bool, train_rows: int, measure: str
+) -> Callable[[], float]:
+    """One timed call of ``measure`` on a model and data built anew."""
+    return measures(version, work, shared, train_rows)[measure]
+
+
 def race(
-    versions: dict[str, Version], calls: dict[str, Callable[[], float]], repeats: int
+    versions: dict[str, Version], make: dict[str, Callable[[], Callable[[], float]]], repeats: int
 ) -> dict[str, float]:
-    """Units/s per version: median over ``repeats`` alternating rounds after one warm-up."""
-    rates: dict[str, list[float]] = {tag: [] for tag in calls}
-    order = list(calls)
+    """Units/s per version: median over ``repeats`` alternating rounds after one warm-up.
+
+    Every round times a freshly built model and data (``make[tag]()``, not timed): where a
+    tensor lands in memory moves a kernel's speed by several percent, and a model built once
+    would carry its luck through every round."""
+    rates: dict[str, list[float]] = {tag: [] for tag in make}
+    order = list(make)
     for r in range(repeats + 1):
         for tag in order if r % 2 else order[::-1]:
             versions[tag].activate()
+            call = make[tag]()
             start = time.perf_counter()
-            units = calls[tag]()
+            units = call()
             if r:
                 rates[tag].append(units / (time.perf_counter() - start))
     return {tag: statistics.median(v) for tag, v in rates.items()}
@@ -183,12 +199,12 @@ def compare(versions: dict[str, Version], args: argparse.Namespace) -> list[dict
         torch.set_num_threads(threads)
         for work in (WORKLOADS[w] for w in args.workloads):
             for shared in (True, False):
-                calls = {
-                    tag: measures(m, work, shared, args.train_rows) for tag, m in versions.items()
-                }
-                for measure in ("train", "log_prob", "sample"):
-                    per_version = {tag: calls[tag][measure] for tag in versions}
-                    rate = race(versions, per_version, args.repeats)
+                for measure in args.measures:
+                    make = {
+                        tag: partial(_fresh, version, work, shared, args.train_rows, measure)
+                        for tag, version in versions.items()
+                    }
+                    rate = race(versions, make, args.repeats)
                     row = {
                         "workload": work.name,
                         "layout": "shared" if shared else "separate",
@@ -212,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--candidate", help="git revision (default: the working tree's src/)")
     parser.add_argument("--threads", type=int, nargs="+", default=[1])
     parser.add_argument("--workloads", nargs="+", choices=list(WORKLOADS), default=list(WORKLOADS))
+    parser.add_argument("--measures", nargs="+", choices=MEASURES, default=list(MEASURES))
     parser.add_argument("--repeats", type=int, default=9, help="timed rounds (default 9)")
     parser.add_argument("--train-rows", type=int, default=256 * 40)
     parser.add_argument("--out", type=Path, default=RESULTS / "revisions.json")

@@ -102,3 +102,16 @@ def test_only_documented_errors_for_wrong_widths(
     else:
         with pytest.raises(ValueError, match=f"x must have {dim} column"):
             flow.log_prob(x, c)
+
+
+def test_finite_values_whose_sum_overflows_are_accepted() -> None:
+    # the finiteness checks first look at one sum; a sum that overflows must not refuse data
+    huge = torch.full((4, 3), 3e38)
+    assert not torch.isfinite(huge.sum())
+    z, _ = RealNVP(3, 8, 2, seed=0).encode(huge)
+    assert z.shape == (4, 3)
+    from innlab.flows.base import _check_finite_samples
+
+    _check_finite_samples(huge, 1.0)  # no error
+    with pytest.raises(ValueError, match="1 of 4 samples are not finite"):
+        _check_finite_samples(torch.cat([huge[:3], INF]), 1.0)
