@@ -237,3 +237,37 @@ def test_an_image_subset_keeps_every_copy_of_its_images() -> None:
         assert torch.equal(rows, data.y["train"][j * total + keep])
         assert not torch.equal(rows, first)
     assert small.pixels["test"] is data.pixels["test"]
+
+
+def test_fit_job_cost_and_prefetch_order_start_the_costliest_first() -> None:
+    x = torch.zeros(100, 2)
+
+    def job(name: str, hidden: int, **train: object) -> FitJob:
+        kwargs = {"input_size": 2, "hidden_size": hidden, "blocks": 2, "shared_subnet": True}
+        return FitJob(name, kwargs, x, train_kwargs={"epochs": 3, **train})
+
+    plain = job("plain", 8)
+    assert plain.cost == 2 * 8**2 * 3 * 100
+    separate = FitJob(
+        "s", {**plain.model_kwargs, "shared_subnet": False}, x, train_kwargs={"epochs": 3}
+    )
+    assert separate.cost == 2 * plain.cost
+    assert job("b", 8, bottleneck=1).cost == 3 * plain.cost
+
+
+def test_image_models_prefetched_in_workers_are_the_ones_the_sections_load(tmp_path: Path) -> None:
+    from innlab.experiments.images import image_fit_jobs, load_images, unconditional_images
+
+    preset = get_preset("smoke")
+    data = load_images("digits", forest_trees=2, copies=preset.digits_copies)
+    jobs = image_fit_jobs(preset, data, None)
+    assert [j.name for j in jobs] == [
+        "digits-plain",
+        "digits-conditional",
+        *(f"digits-bottleneck-{k}" for k in preset.bottleneck_ks),
+    ]
+    store = ModelStore(tmp_path, force=True, progress=False)
+    store.prefetch(jobs[:1], workers=1)
+    stamp = (tmp_path / "digits-plain.pt").stat().st_mtime_ns
+    unconditional_images("digits", data, preset, store)  # loads what the worker trained
+    assert (tmp_path / "digits-plain.pt").stat().st_mtime_ns == stamp

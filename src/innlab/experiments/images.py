@@ -26,7 +26,7 @@ from innlab.experiments.recording import (
     flat_field,
     optional_field,
 )
-from innlab.experiments.store import ModelStore
+from innlab.experiments.store import FitJob, ModelStore
 from innlab.experiments.toy import NormalitySummary
 from innlab.flows.realnvp import RealNVP
 from innlab.metrics import (
@@ -56,6 +56,7 @@ __all__ = [
     "SampleQuality",
     "bottleneck_study",
     "conditional_images",
+    "image_fit_jobs",
     "load_images",
     "more_data_study",
     "unconditional_images",
@@ -293,8 +294,7 @@ def load_images(
     return ImageSet(name, prep, pixels, labels, y_flow, log_det, forest, copies)
 
 
-def _fit(
-    store: ModelStore,
+def _job(
     tag: str,
     data: ImageSet,
     budget: FlowBudget,
@@ -302,7 +302,9 @@ def _fit(
     conditional: bool,
     bottleneck: int | None = None,
     weight: float = 1.0,
-) -> tuple[RealNVP, Any]:
+) -> FitJob:
+    """The training of one image model on ``data``'s training images, with the held-out images
+    for model selection (``bottleneck``: the reconstruction term of that many code dims)."""
     c_train = data.train_conditions() if conditional else None
     c_val = one_hot(data.labels["val"], NUM_CLASSES) if conditional else None
     extra: dict[str, Any] = {}
@@ -315,23 +317,69 @@ def _fit(
         "prep": data.prep.to_dict(),
         "dequantisation": DEQUANTISATION_SEEDS,
     }
-    model, history = store.fit(
-        tag,
-        {
-            "input_size": 64,
-            "condition_size": NUM_CLASSES if conditional else 0,
-            **budget.model_kwargs(),
-        },
-        data.y["train"],
-        c_train,
-        recipe=recipe,
-        test_data=data.y["val"],
-        test_conditions=c_val,
-        keep_best=True,
+    model_kwargs = {
+        "input_size": 64,
+        "condition_size": NUM_CLASSES if conditional else 0,
+        **budget.model_kwargs(),
+    }
+    train_kwargs = {
+        "test_data": data.y["val"],
+        "test_conditions": c_val,
+        "keep_best": True,
         **budget.train_kwargs(),
         **extra,
-    )
+    }
+    return FitJob(tag, model_kwargs, data.y["train"], c_train, recipe, train_kwargs=train_kwargs)
+
+
+def _fit(store: ModelStore, job: FitJob) -> tuple[RealNVP, Any]:
+    model, history = job.run(store)
     return model.cpu(), history
+
+
+def _plain_job(name: str, data: ImageSet, preset: Preset) -> FitJob:
+    budget = preset.digits if name == "digits" else preset.mnist
+    return _job(f"{name}-plain", data, budget, conditional=False)
+
+
+def _bottleneck_job(data: ImageSet, preset: Preset, k: int) -> FitJob:
+    budget, weight = preset.digits, preset.bottleneck_weight
+    return _job(
+        f"digits-bottleneck-{k}", data, budget, conditional=False, bottleneck=k, weight=weight
+    )
+
+
+def _small_job(data: ImageSet, preset: Preset) -> tuple[FitJob, ImageSet]:
+    """The less-data MNIST model's training, and its training set."""
+    small = data.subset(preset.mnist_small_n)
+    # as many optimizer steps as the full model gets, but at most 200 epochs: held-out
+    # selection picks an early epoch anyway, as small training sets overfit within ~10-50
+    # (200 passes over each image: with dequantised copies, 200 / copies epochs)
+    full_n = data.labels["train"].shape[0]
+    cap = max(1, 200 // data.copies)
+    epochs = min(math.ceil(preset.mnist.epochs * full_n / preset.mnist_small_n), cap)
+    budget = replace(preset.mnist, epochs=epochs)
+    return _job(f"mnist-small-{preset.mnist_small_n}", small, budget, conditional=False), small
+
+
+def _conditional_job(name: str, data: ImageSet, preset: Preset) -> FitJob:
+    if name == "digits":
+        budget = preset.digits
+    else:
+        budget = replace(preset.mnist, epochs=preset.mnist_conditional_epochs)
+    return _job(f"{name}-conditional", data, budget, conditional=True)
+
+
+def image_fit_jobs(preset: Preset, digits: ImageSet, mnist: ImageSet | None) -> list[FitJob]:
+    """Every model of the image experiments (digits, bottleneck, MNIST, less data, conditional),
+    for :meth:`~innlab.experiments.store.ModelStore.prefetch`; without ``mnist`` only the digits
+    models."""
+    jobs = [_plain_job("digits", digits, preset), _conditional_job("digits", digits, preset)]
+    jobs += [_bottleneck_job(digits, preset, k) for k in preset.bottleneck_ks]
+    if mnist is not None:
+        jobs += [_plain_job("mnist", mnist, preset), _small_job(mnist, preset)[0]]
+        jobs.append(_conditional_job("mnist", mnist, preset))
+    return jobs
 
 
 def _split_bits_per_dim(model: RealNVP, data: ImageSet, split: str = "test") -> float:
@@ -399,8 +447,7 @@ def unconditional_images(
     name: str, data: ImageSet, preset: Preset, store: ModelStore
 ) -> ImageResult:
     """A plain RealNVP on ``data``: codes, normality, samples, bits/dim, MMD, memorisation."""
-    budget = preset.digits if name == "digits" else preset.mnist
-    model, history = _fit(store, f"{name}-plain", data, budget, conditional=False)
+    model, history = _fit(store, _plain_job(name, data, preset))
     with torch.no_grad():
         z, _ = model.encode(data.y["test"])
     temperature = preset.digits_temperature
@@ -453,21 +500,13 @@ def bottleneck_study(data: ImageSet, preset: Preset, store: ModelStore) -> Bottl
     for ``fixed_k``, how often a variation keeps the forest's label of its source image, and the
     pixel spread across variations (diversity).
     """
-    plain, _ = _fit(store, "digits-plain", data, preset.digits, conditional=False)
+    plain, _ = _fit(store, _plain_job("digits", data, preset))
     source_labels = data.forest.predict(data.pixels["test"][:10].numpy())
     num = preset.images_per_label * 10
     bottleneck, plain_scores, figures = {}, {}, {}
     generator = torch.Generator().manual_seed(SAMPLE_SEED)
     for k in preset.bottleneck_ks:
-        model, _ = _fit(
-            store,
-            f"digits-bottleneck-{k}",
-            data,
-            preset.digits,
-            conditional=False,
-            bottleneck=k,
-            weight=preset.bottleneck_weight,
-        )
+        model, _ = _fit(store, _bottleneck_job(data, preset, k))
         bits = _split_bits_per_dim(model, data)
         bottleneck[k], first_k, fixed_k = _partial_scores(
             model, data, k, num, source_labels, generator, bits
@@ -545,17 +584,8 @@ def _reconstruction(flow: RealNVP, data: ImageSet, k: int) -> float:
 
 def more_data_study(data: ImageSet, preset: Preset, store: ModelStore) -> MoreDataResult:
     """MNIST with as few training images as digits has, against all of them."""
-    small = data.subset(preset.mnist_small_n)
-    # as many optimizer steps as the full model gets, but at most 200 epochs: held-out
-    # selection picks an early epoch anyway, as small training sets overfit within ~10-50
-    # (200 passes over each image: with dequantised copies, 200 / copies epochs)
-    full_n = data.labels["train"].shape[0]
-    cap = max(1, 200 // data.copies)
-    epochs = min(math.ceil(preset.mnist.epochs * full_n / preset.mnist_small_n), cap)
-    budget = replace(preset.mnist, epochs=epochs)
-    model, history = _fit(
-        store, f"mnist-small-{preset.mnist_small_n}", small, budget, conditional=False
-    )
+    job, small = _small_job(data, preset)
+    model, history = _fit(store, job)
     generated = _to_images(
         data,
         model.sample(
@@ -566,7 +596,7 @@ def more_data_study(data: ImageSet, preset: Preset, store: ModelStore) -> MoreDa
     )
     return MoreDataResult(
         n_train=preset.mnist_small_n,
-        epochs=epochs,
+        epochs=job.train_kwargs["epochs"],
         best_epoch=history.best_epoch,
         test_bits_per_dim=_split_bits_per_dim(model, data),
         forest_confidence=forest_confidence(data, generated),
@@ -584,11 +614,7 @@ def conditional_images(
     """A conditional RealNVP on digit labels: images per requested label at several
     temperatures, scored by the random forest next to real test images; all labels' images at
     the digits temperature against the test images by C2ST."""
-    if name == "digits":
-        budget = preset.digits
-    else:
-        budget = replace(preset.mnist, epochs=preset.mnist_conditional_epochs)
-    model, history = _fit(store, f"{name}-conditional", data, budget, conditional=True)
+    model, history = _fit(store, _conditional_job(name, data, preset))
     real = classifier_scores(data.forest, data.pixels["test"], data.labels["test"])
     labels = torch.arange(NUM_CLASSES)
     temperatures, figures, by_temperature = {}, {}, {}

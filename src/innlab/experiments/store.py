@@ -46,6 +46,17 @@ class FitJob:
     seed: int = 0
     train_kwargs: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def cost(self) -> float:
+        """The training work, roughly: blocks x width² x epochs x rows, twice for separate
+        subnetworks, three times with a bottleneck term (autograd through both directions);
+        :meth:`ModelStore.prefetch` starts the costliest jobs first."""
+        kw, train = self.model_kwargs, self.train_kwargs
+        work = kw["blocks"] * kw["hidden_size"] ** 2 * train.get("epochs", 1) * self.data.shape[0]
+        if not kw.get("shared_subnet", False):
+            work *= 2
+        return work * (3 if train.get("bottleneck") is not None else 1)
+
     def run(self, store: ModelStore) -> tuple[RealNVP, History]:
         """``store.fit(...)`` with these arguments."""
         return store.fit(
@@ -93,11 +104,12 @@ class ModelStore:
         processes with one torch thread each; later :meth:`fit` calls then load them.
 
         Small models run fastest on one thread each, so two workers on two cores train two
-        models in about the time of one.
+        models in about the time of one. The costliest jobs start first (:attr:`FitJob.cost`),
+        so that the workers finish close together.
         """
         from innlab.sweeps.executors import run_local
 
-        todo = {_key(job): job for job in jobs}
+        todo = {_key(job): job for job in sorted(jobs, key=lambda job: -job.cost)}
         todo = {key: job for key, job in todo.items() if self._cached(job, key) is None}
         if not todo:
             return

@@ -88,8 +88,8 @@ def build_report(
         out: output folder; trained models are cached in ``out/models`` and reused.
         data_dir: folder holding ``MNIST/raw`` (default: ``$INNLAB_DATA`` or ``./data``).
         force: retrain every model, and allow replacing a report of another preset in ``out``.
-        workers: processes that train the toy models and run the hyperparameter sweep, one
-            torch thread each (default: one per CPU core).
+        workers: processes that train every model of the report and run the hyperparameter
+            sweep and the ablation, one torch thread each (default: one per CPU core).
         make_zip: also pack notebook and HTML into ``normalizing-flows.zip`` (without it, a zip
             of an earlier report is removed).
         progress: show on stderr which section runs and a bar per model in training (the
