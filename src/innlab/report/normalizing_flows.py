@@ -131,6 +131,8 @@ except FileNotFoundError as err:
     mnist_data, mnist_missing = None, err
 jobs = toy.toy_fit_jobs(preset) + images.image_fit_jobs(preset, digit_data, mnist_data)
 store.prefetch(jobs, workers=WORKERS)
+
+# %% tags=["remove_input"]
 clock.lap(f"training the {len(jobs)} models, {WORKERS} at a time")
 
 # %% [markdown]
