@@ -134,6 +134,10 @@ store.prefetch(jobs, workers=WORKERS)
 
 # %% tags=["remove_input"]
 clock.lap(f"training the {len(jobs)} models, {WORKERS} at a time")
+say(
+    f"{len(jobs)} models, {WORKERS} at a time: {clock.rows()[-2][1]} (a model that an earlier "
+    "run of the same preset cached loads instead of training)."
+)
 
 # %% [markdown]
 # ## 1. Two moons
