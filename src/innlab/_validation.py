@@ -22,6 +22,7 @@ __all__ = [
     "check_seed",
     "resolve_seed",
     "check_finite_tensor",
+    "surely_finite",
     "check_positive_int",
     "check_nonnegative_int",
     "check_positive_float",
@@ -121,14 +122,23 @@ def check_choice(value: Any, name: str, choices: Collection[Any]) -> Any:
     return value
 
 
+def surely_finite(x: torch.Tensor) -> bool:
+    """A fast test that ``x`` holds no NaN or infinity: one vectorised sum (4-20x faster than
+    ``isfinite(x).all()``), which a NaN or inf anywhere makes non-finite. ``False`` also when
+    finite values sum beyond the dtype's range, so count the bad values before refusing."""
+    import torch
+
+    return bool(x.is_floating_point() and torch.isfinite(x.sum()))
+
+
 def check_finite_tensor(x: torch.Tensor, name: str) -> None:
     """Raise ``ValueError`` if ``x`` holds NaN or infinite values."""
     import torch
 
-    if x.is_floating_point() and bool(torch.isfinite(x.sum())):
-        return  # one vectorised sum: a NaN or inf anywhere makes it non-finite (4-20x faster)
+    if surely_finite(x):
+        return
     bad = int((~torch.isfinite(x)).sum())
-    if bad:  # the sum may also overflow on finite values
+    if bad:
         raise ValueError(f"{name} must be finite, got {bad} NaN or infinite value(s)")
 
 

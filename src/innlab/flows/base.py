@@ -30,6 +30,7 @@ from innlab._validation import (
     check_positive_float,
     check_positive_int,
     check_seed,
+    surely_finite,
 )
 from innlab.flows.distributions import StandardNormal
 
@@ -526,7 +527,7 @@ def _available_memory(device: torch.device) -> int | None:
 
 def _check_finite_samples(x: Tensor, temperature: float) -> None:
     """Refuse samples that overflowed (huge temperatures, diverged weights)."""
-    if torch.isfinite(x.sum()):  # one vectorised reduction; a NaN or inf anywhere spreads
+    if surely_finite(x):
         return
     bad = int((~torch.isfinite(x)).any(dim=1).sum())
     if bad:

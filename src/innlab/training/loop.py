@@ -124,18 +124,9 @@ def train_inn(
     """
     if not isinstance(model, Flow):
         raise TypeError(f"model must be an innlab.flows.Flow, got {type(model).__name__}")
-    options = TrainingOptions.check(
-        model.input_size,
-        epochs,
-        lr,
-        batch_size,
-        schedule,
-        lr_min,
-        bottleneck,
-        reconstruction_weight,
-        weight_decay,
-        ema,
-    )
+    options = TrainingOptions.check(model.input_size, epochs, lr, batch_size, schedule,
+                                    lr_min, bottleneck, reconstruction_weight, weight_decay,
+                                    ema)  # fmt: skip
     max_bad_steps = check_positive_int(max_bad_steps, "max_bad_steps")
     checkpoint_every = check_positive_int(checkpoint_every, "checkpoint_every")
     if max_grad_norm is not None:
@@ -143,12 +134,7 @@ def train_inn(
     if keep_best and test_data is None:
         raise ValueError("keep_best=True needs test_data to choose the best epoch")
     tensors = _check_data(model, data, conditions, test_data, test_conditions)
-    path, resuming = _checkpoint_path(checkpoint, resume)
-    if path is not None and seed is None and resuming:  # the interrupted run's seed
-        seed = checkpoint_seed(path)
-    settings = run_identity(options, resolve_seed(seed, "seed"), tensors.x, tensors.c)
-    state = read_checkpoint(path, model, settings) if path is not None and resuming else None
-
+    path, settings, state = _start(model, options, tensors, seed, checkpoint, resume)
     flat = FlatParameters(p for p in model.parameters() if p.requires_grad)
     with flat:
         run = _Run(model, flat, options, tensors, settings["seed"], max_grad_norm, max_bad_steps,
@@ -158,6 +144,24 @@ def train_inn(
         saving = None if path is None else _Saving(path, settings, checkpoint_every)
         run.train(keep_best=keep_best, progress=progress, saving=saving, callback=callback)
         return run.finish(keep_best)
+
+
+def _start(
+    model: Flow,
+    options: TrainingOptions,
+    tensors: _Data,
+    seed: int | None,
+    checkpoint: str | Path | None,
+    resume: bool,
+) -> tuple[Path | None, dict[str, Any], dict[str, Any] | None]:
+    """The checkpoint path, the run's identity (options, seed, data hash) and the state to
+    resume from (``None``: a fresh start); a resumed run without ``seed`` keeps its own."""
+    path, resuming = _checkpoint_path(checkpoint, resume)
+    if path is not None and seed is None and resuming:
+        seed = checkpoint_seed(path)
+    settings = run_identity(options, resolve_seed(seed, "seed"), tensors.x, tensors.c)
+    state = read_checkpoint(path, model, settings) if path is not None and resuming else None
+    return path, settings, state
 
 
 def _check_data(
