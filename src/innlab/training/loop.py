@@ -309,17 +309,16 @@ class _Run:
         loss_sum, count = 0.0, 0
         for start in range(0, x.shape[0], batch_size):
             idx = order[start : start + batch_size]
-            xb, cb = x[idx], None if c is None else c[idx]
             if self.analytic is not None:
-                value, grad_norm = self.analytic(xb, cb)
+                value, grad_norm = self.analytic(x, c, rows=idx)
                 ok = self.stepper.apply_gradient(value, grad_norm)
             else:
-                loss = self.loss(self.model, xb, cb)
+                loss = self.loss(self.model, x[idx], None if c is None else c[idx])
                 value = loss.item()
                 ok = self.stepper.apply(loss if math.isfinite(value) else None)
             if ok:
-                loss_sum += value * xb.shape[0]
-                count += xb.shape[0]
+                loss_sum += value * idx.shape[0]
+                count += idx.shape[0]
             try:
                 self.guard.record(ok, epoch, self.options.lr)
             except TrainingDivergedError:

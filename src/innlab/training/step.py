@@ -12,7 +12,7 @@ from torch import Tensor
 from innlab._flat_params import FlatParameters
 from innlab.training.options import TrainingOptions, make_optimizer
 
-__all__ = ["DivergenceGuard", "Stepper", "TrainingDivergedError"]
+__all__ = ["DivergenceGuard", "Stepper", "TrainingDivergedError", "fused_adam_step"]
 
 
 class TrainingDivergedError(RuntimeError):
@@ -74,7 +74,7 @@ class Stepper:
 
     def _update(self, ok: bool, zero_grad: bool = True) -> bool:
         if ok:
-            self.optimizer.step()
+            fused_adam_step(self.optimizer)
             if self.average is not None:
                 self.average.lerp_(self.flat.flat.detach(), 1.0 - self.ema)  # type: ignore[operator]
         if zero_grad:
@@ -124,6 +124,45 @@ class Stepper:
         self.steps = int(state["steps"])  # type: ignore[call-overload]
         if self.average is not None:
             self.average.copy_(state["average"])  # type: ignore[arg-type]
+
+
+def fused_adam_step(optimizer: torch.optim.Optimizer) -> None:
+    """``optimizer.step()`` for :func:`~innlab.training.options.make_optimizer`'s fused Adam or
+    AdamW over one flat tensor, by calling its kernel directly.
+
+    ``Optimizer.step``'s Python (hooks, grouping the tensors by device and dtype, graph-capture
+    checks) took about 110 us a step on this project's machine, as long as the kernel itself on
+    the 35k weights of a two-moons model (44 us) and 5% of its whole training step. The first
+    step goes through ``optimizer.step()``, which makes the state; ``tests/test_training_step.py``
+    holds the two paths bitwise equal.
+    """
+    group = optimizer.param_groups[0]
+    (param,) = group["params"]
+    state = optimizer.state.get(param)
+    if not state or group["amsgrad"] or group["maximize"] or not group["fused"]:
+        optimizer.step()
+        return
+    step = state["step"]
+    step += 1
+    kernel = torch._fused_adamw_ if group["decoupled_weight_decay"] else torch._fused_adam_
+    beta1, beta2 = group["betas"]
+    kernel(
+        [param],
+        [param.grad],
+        [state["exp_avg"]],
+        [state["exp_avg_sq"]],
+        [],
+        [step],
+        amsgrad=False,
+        lr=group["lr"],
+        beta1=beta1,
+        beta2=beta2,
+        weight_decay=group["weight_decay"],
+        eps=group["eps"],
+        maximize=False,
+        grad_scale=None,
+        found_inf=None,
+    )
 
 
 class DivergenceGuard:
